@@ -1,0 +1,73 @@
+# callbot: two commands on a fresh machine.
+#   make run   - installs everything, builds the sample data, trains, starts the server
+#   make test  - installs everything, runs the test suite
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+CONFIG ?= callbot.yml
+APT_PACKAGES := espeak-ng sox
+
+.PHONY: run test install system-deps data train serve lint format lock clean check-env
+
+run: install
+	$(BIN)/callbot --config $(CONFIG) data build
+	$(BIN)/callbot --config $(CONFIG) train
+	$(BIN)/callbot --config $(CONFIG) serve
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q
+
+install: system-deps $(STAMP)
+
+# Debian packages: espeak-ng (offline Korean TTS, test audio) and sox. Installed only when missing.
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES); do command -v $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+# Rasa 3.6 declares Python <3.11 but runs on 3.11: it goes in with --no-deps, its dependencies come
+# from the pinned lock (which re-adds numpy/scipy/scikit-learn/dask that its markers drop on 3.11).
+$(STAMP): requirements/lock.txt requirements/rasa.txt pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "callbot needs $(PYTHON)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade "pip>=24"
+	$(BIN)/pip install -q -r requirements/lock.txt
+	$(BIN)/pip install -q --no-deps --ignore-requires-python -r requirements/rasa.txt
+	$(BIN)/pip install -q --no-deps -e .
+	$(MAKE) --no-print-directory check-env
+	touch $(STAMP)
+
+# pip check must report nothing but the two known, deliberate departures from Rasa's metadata.
+check-env:
+	@$(BIN)/pip check 2>&1 | grep -v -E "^rasa 3\.6\.21 has requirement (matplotlib|twilio)" \
+	  | grep -v "^No broken requirements" | grep . && { echo "pip check failed"; exit 1; } || true
+	@$(BIN)/python -W ignore -c "import rasa, rasa_sdk, vosk, kiwipiepy, twilio, pynini; from rasa.core.agent import Agent; print('environment ok: rasa', rasa.__version__, 'twilio', twilio.__version__)" 2>/dev/null
+
+data: install
+	$(BIN)/callbot --config $(CONFIG) data build
+
+train: install
+	$(BIN)/callbot --config $(CONFIG) train
+
+serve: install
+	$(BIN)/callbot --config $(CONFIG) serve
+
+lint: install
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
+
+lock:
+	rm -rf /tmp/callbot-lock && $(PYTHON) -m venv /tmp/callbot-lock
+	/tmp/callbot-lock/bin/pip install -q -r requirements/base.in
+	(echo "# Resolved from requirements/base.in on Python 3.11 (make lock). Rasa itself: requirements/rasa.txt"; \
+	 /tmp/callbot-lock/bin/pip freeze --all --exclude pip) > requirements/lock.txt
+
+clean:
+	rm -rf build models var .pytest_cache

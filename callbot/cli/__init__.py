@@ -1,0 +1,1 @@
+"""The `callbot` command line: one Typer app, one module per command group."""

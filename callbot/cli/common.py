@@ -1,0 +1,60 @@
+"""Shared helpers for CLI modules: config loading from the global --config option, error exits."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from callbot.config import Config, ConfigError, load_config
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+@dataclass
+class CliState:
+    config_path: Path | None = None
+    verbose: bool = False
+
+
+def get_config(ctx: typer.Context) -> Config:
+    state: CliState = ctx.find_root().obj or CliState()
+    try:
+        return load_config(state.config_path)
+    except ConfigError as exc:
+        fail(str(exc))
+        raise  # unreachable; for type checkers
+
+
+def fail(message: str, code: int = 1) -> None:
+    """Print a user-facing error and exit: the only place callbot exits with an error."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def user_errors(*kinds: type[BaseException]) -> Iterator[None]:
+    """Turn the library's specific exceptions into a clean message and exit code 1."""
+    try:
+        yield
+    except (ConfigError, *kinds) as exc:
+        fail(str(exc))
+
+
+def print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+def setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
