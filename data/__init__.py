@@ -1,0 +1,1 @@
+"""data/: a company's QnA sheets and chat logs -> cleaned, PII-masked, augmented Rasa training data."""
