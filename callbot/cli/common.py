@@ -36,7 +36,7 @@ def get_config(ctx: typer.Context) -> Config:
 
 def fail(message: str, code: int = 1) -> None:
     """Print a user-facing error and exit: the only place callbot exits with an error."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 

@@ -1,0 +1,44 @@
+"""`callbot data build` through the real CLI: tables for people, JSON for scripts, clean errors."""
+
+import json
+
+from typer.testing import CliRunner
+
+from callbot.cli.main import app
+
+runner = CliRunner()
+
+
+def test_build_prints_report_table(company, tmp_path):
+    company()
+    result = runner.invoke(app, ["--config", str(tmp_path / "callbot.yml"), "data", "build"])
+    assert result.exit_code == 0, result.output
+    assert "data build" in result.output and "PII masked: PHONE" in result.output
+    assert "cake_order" in result.output
+    assert (tmp_path / "build" / "report.json").exists()
+
+
+def test_build_json(company, tmp_path):
+    company()
+    result = runner.invoke(app, ["--config", str(tmp_path / "callbot.yml"), "data", "build", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["review"] == 1 and report["intents"]["store_hours"]["domain"] == "store"
+
+
+def test_bad_input_is_a_message_not_a_traceback(company, tmp_path):
+    company()
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes("질문,비고\n주차,x\n".encode("cp949"))
+    result = runner.invoke(
+        app, ["--config", str(tmp_path / "callbot.yml"), "data", "build", "--qna", str(bad)]
+    )
+    assert result.exit_code == 1
+    assert "bad.csv: missing column answer" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_missing_config_file_is_reported(tmp_path):
+    result = runner.invoke(app, ["--config", str(tmp_path / "nope.yml"), "data", "build"])
+    assert result.exit_code == 1
+    assert "config file not found" in result.output
