@@ -61,7 +61,8 @@ def read_table(path: Path, encoding: str = "auto") -> pd.DataFrame:
         raise DataError(f"{path}: unsupported file type '{suffix}' (use .csv, .tsv, .xlsx or .jsonl)")
     if frame.empty and len(frame.columns) == 0:
         raise DataError(f"{path}: the file is empty")
-    rows = frame.attrs.get("rows") or list(range(first_row, first_row + len(frame)))
+    # pandas deep-copies attrs on every operation: keep only small values there.
+    rows = frame.attrs.pop("rows", None) or list(range(first_row, first_row + len(frame)))
     frame = frame.fillna("").astype(str)
     frame.columns = [unicodedata.normalize("NFC", str(c)).strip() for c in frame.columns]
     frame["_row"] = rows
