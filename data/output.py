@@ -174,15 +174,22 @@ def merge_domain(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any
 
 
 def _intents_in_steps(content: dict[str, Any]) -> set[str]:
+    """Intents an overlay answers itself: those opening an unconditioned rule or a story.
+
+    An intent that appears only later in a rule ("네" after a read-back) keeps its plain answer rule.
+    """
     found: set[str] = set()
     for section in ("rules", "stories"):
         for item in content.get(section) or []:
-            for step in item.get("steps") or []:
-                if isinstance(step, dict) and "intent" in step:
-                    found.add(step["intent"])
-                for alt in step.get("or", []) if isinstance(step, dict) else []:
-                    if isinstance(alt, dict) and "intent" in alt:
-                        found.add(alt["intent"])
+            if section == "rules" and item.get("condition"):
+                continue
+            steps = item.get("steps") or []
+            first = steps[0] if steps else {}
+            if not isinstance(first, dict):
+                continue
+            if "intent" in first:
+                found.add(first["intent"])
+            found |= {alt["intent"] for alt in first.get("or", []) if isinstance(alt, dict) and "intent" in alt}
     return found
 
 
