@@ -1,0 +1,246 @@
+"""The store table of a sample company: finding a store named in a sentence and spoken answers about it.
+
+`stores.csv` columns: store_id,name,aliases,address,station,exit,directions,phone,hours_weekday,
+hours_weekend,break_time,last_order,holiday_policy,parking,kids,delivery_area (aliases separated by "|").
+Answers are polite spoken Korean: clock times like "11:00-22:00" are read as "오전 11시부터 저녁 10시까지".
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.ko_datetime import speak_time
+from data.errors import DataError
+
+logger = logging.getLogger(__name__)
+
+COLUMNS = (
+    "store_id", "name", "aliases", "address", "station", "exit", "directions", "phone", "hours_weekday",
+    "hours_weekend", "break_time", "last_order", "holiday_policy", "parking", "kids", "delivery_area",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Store:
+    store_id: str
+    name: str
+    aliases: tuple[str, ...]
+    address: str
+    station: str
+    exit: str
+    directions: str
+    phone: str
+    hours_weekday: str
+    hours_weekend: str
+    break_time: str
+    last_order: str
+    holiday_policy: str
+    parking: str
+    kids: str
+    delivery_area: str
+
+
+class StoreDirectory:
+    """All stores of the company, searchable by name or alias as said on the phone."""
+
+    def __init__(self, stores: list[Store]) -> None:
+        self.stores = list(stores)
+        keys: list[tuple[str, Store]] = []
+        for store in self.stores:
+            for word in (store.name, *store.aliases):
+                for key in {_squash(word), _squash(_strip_branch(word))}:
+                    if len(key) >= 2:
+                        keys.append((key, store))
+        # Longest first so "강남역점" is preferred over "강남" when both are keys.
+        self._keys = sorted(keys, key=lambda kv: -len(kv[0]))
+
+    @classmethod
+    def from_csv(cls, path: str | Path) -> StoreDirectory:
+        """Read `stores.csv`; raises DataError naming the file and any missing column or bad row."""
+        p = Path(path)
+        try:
+            with p.open(encoding="utf-8-sig", newline="") as fh:
+                reader = csv.DictReader(fh)
+                missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+                if missing:
+                    raise DataError(
+                        f"{p}: missing column(s) {', '.join(missing)} (expected: {', '.join(COLUMNS)})"
+                    )
+                stores = [_store_from_row(p, i, row) for i, row in enumerate(reader, start=2)]
+        except FileNotFoundError as exc:
+            raise DataError(f"store table not found: {p}") from exc
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{p}: not UTF-8 text ({exc})") from exc
+        if not stores:
+            raise DataError(f"{p}: no stores (the table has a header but no rows)")
+        logger.info("bot.stores.loaded path=%s stores=%d", p, len(stores))
+        return cls(stores)
+
+    def find_in_text(self, text: str | None) -> Store | None:
+        """The store named in `text` ("명동점 주차 돼?", "강남 매장 몇 시까지"), or None."""
+        if not text:
+            return None
+        squashed = _squash(text)
+        for key, store in self._keys:
+            if key in squashed:
+                return store
+        return None
+
+    def by_name(self, name: str | None) -> Store | None:
+        """The store whose name (or alias) is exactly `name`, e.g. a slot value."""
+        if not name:
+            return None
+        key = _squash(_strip_branch(name))
+        return next((s for k, s in self._keys if k == key or k == _squash(name)), None)
+
+    def names(self) -> list[str]:
+        return [s.name for s in self.stores]
+
+    def which_store_question(self, limit: int = 6) -> str:
+        """ "어느 매장을 말씀하시는 건가요? 종로점, 강남점 중에서 말씀해 주세요." """
+        names = self.names()
+        if len(names) <= limit:
+            return f"어느 매장을 말씀하시는 건가요? {', '.join(names)} 중에서 말씀해 주세요."
+        return f"어느 매장을 말씀하시는 건가요? {', '.join(names[:limit])} 같은 매장 이름으로 말씀해 주세요."
+
+
+def _store_from_row(path: Path, row_no: int, row: dict[str, str | None]) -> Store:
+    values = {c: (row.get(c) or "").strip() for c in COLUMNS}
+    if not values["name"]:
+        raise DataError(f"{path}: row {row_no}, column 'name': empty store name")
+    aliases = tuple(a.strip() for a in values.pop("aliases").split("|") if a.strip())
+    return Store(aliases=aliases, **values)
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[\s.,?!~]+", "", text)
+
+
+def _strip_branch(name: str) -> str:
+    return re.sub(r"\s*(점|지점|매장)$", "", name.strip())
+
+
+# ---------------------------------------------------------------------------------------------
+# Spoken answers
+
+
+def _topic(word: str) -> str:
+    """`word` with the topic particle 은/는 that fits its last syllable."""
+    code = ord(word[-1]) - 0xAC00 if word else -1
+    return word + ("은" if 0 <= code < 11172 and code % 28 else "는")
+
+
+_RANGE_RE = re.compile(r"(\d{1,2}):(\d{2})\s*[-~–]\s*(\d{1,2}):(\d{2})")
+_CLOCK_RE = re.compile(r"(\d{1,2}):(\d{2})")
+
+
+def _clock(hour: str, minute: str) -> str:
+    h, m = int(hour), int(minute)
+    return speak_time(dt.time(h % 24, m)) if h <= 24 and m < 60 else f"{hour}:{minute}"
+
+
+def speak_times(text: str) -> str:
+    """Clock times in `text` as spoken Korean: "15:00-17:00" -> "오후 3시부터 오후 5시까지"."""
+    text = _RANGE_RE.sub(lambda m: f"{_clock(m[1], m[2])}부터 {_clock(m[3], m[4])}까지", text)
+    return _CLOCK_RE.sub(lambda m: _clock(m[1], m[2]), text)
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if not text or text[-1] in ".?!" else text + "."
+
+
+def _unknown(store: Store, what: str) -> str:
+    call = f" 매장 전화 {store.phone}번으로 문의해 주세요." if store.phone else ""
+    return f"죄송합니다. {store.name} {what} 정보는 아직 준비되어 있지 않습니다.{call}"
+
+
+def location_answer(store: Store) -> str:
+    """Address, nearest station and exit, and directions."""
+    if not store.address and not store.station:
+        return _unknown(store, "위치")
+    parts = [f"{_topic(store.name)} {store.address}에 있습니다." if store.address else ""]
+    if store.station:
+        exit_words = (
+            f" {store.exit}번 출구" if store.exit.isdigit() else (f" {store.exit}" if store.exit else "")
+        )
+        parts.append(f"{store.station}{exit_words}에서 가까워요.")
+    if store.directions:
+        parts.append(_sentence(store.directions))
+    return " ".join(p for p in parts if p)
+
+
+def hours_answer(store: Store) -> str:
+    """Weekday and weekend hours, break time and last order."""
+    if not store.hours_weekday and not store.hours_weekend:
+        return _unknown(store, "영업시간")
+    parts = []
+    if store.hours_weekday:
+        parts.append(f"{_topic(store.name)} 평일 {speak_times(store.hours_weekday)} 영업합니다.")
+    if store.hours_weekend:
+        lead = "주말에는" if store.hours_weekday else f"{_topic(store.name)} 주말에"
+        parts.append(f"{lead} {speak_times(store.hours_weekend)} 영업합니다.")
+    if store.break_time and store.break_time not in ("없음", "-"):
+        parts.append(f"브레이크 타임은 {speak_times(store.break_time)}입니다.")
+    if store.last_order:
+        parts.append(f"마지막 주문은 {speak_times(store.last_order)}까지 받습니다.")
+    return " ".join(parts)
+
+
+def holiday_answer(store: Store) -> str:
+    if not store.holiday_policy:
+        return _unknown(store, "휴일 영업")
+    return f"{store.name} 휴일 영업 안내입니다. {_sentence(speak_times(store.holiday_policy))}"
+
+
+def parking_answer(store: Store) -> str:
+    if not store.parking:
+        return _unknown(store, "주차")
+    return f"{store.name} 주차 안내입니다. {_sentence(speak_times(store.parking))}"
+
+
+def family_answer(store: Store) -> str:
+    if not store.kids:
+        return _unknown(store, "아이 동반 편의시설")
+    return f"{store.name} 아이 동반 안내입니다. {_sentence(store.kids)}"
+
+
+def delivery_answer(store: Store) -> str:
+    if not store.delivery_area:
+        return _unknown(store, "배달 지역")
+    area = store.delivery_area.strip()
+    if area[-1] in ".?!" or area.endswith("다"):
+        return f"{store.name} 배달 지역 안내입니다. {_sentence(area)}"
+    return f"{store.name} 배달 가능 지역은 {area}입니다."
+
+
+def phone_answer(store: Store) -> str:
+    if not store.phone:
+        return _unknown(store, "전화번호")
+    return f"{store.name} 전화번호는 {store.phone}입니다."
+
+
+# Intent -> answer. A store_* intent not listed here (new in the sheet) still gets location and hours.
+ANSWERS: dict[str, Callable[[Store], str]] = {
+    "store_location": location_answer,
+    "store_hours": hours_answer,
+    "store_holiday_hours": holiday_answer,
+    "store_parking": parking_answer,
+    "store_family": family_answer,
+    "store_delivery_area": delivery_answer,
+    "store_phone": phone_answer,
+}
+
+
+def answer(intent: str, store: Store) -> str:
+    """The spoken answer to a store intent; unknown intents get the hours and the location."""
+    fn = ANSWERS.get(intent)
+    if fn is not None:
+        return fn(store)
+    return f"{location_answer(store)} {hours_answer(store)}"

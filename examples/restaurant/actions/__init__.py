@@ -1,0 +1,56 @@
+"""Custom actions of the bundled restaurant sample (reservations and store answers).
+
+The runtime imports this package from `bot.actions_dir` and calls `create_actions(context)`; every
+action receives the context (reservation store, store directory, config) in its constructor and keeps
+no global state.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action
+
+from .change_cancel import (
+    ActionCancelReservation,
+    ActionChangeReservation,
+    ActionConfirmCancel,
+    ActionConfirmChange,
+    ActionKeepReservation,
+    ValidateCancelForm,
+    ValidateChangeForm,
+)
+from .common import Clock, seoul_now
+from .reservation import (
+    ActionConfirmReservation,
+    ActionCorrectReservation,
+    ActionSubmitReservation,
+    ValidateReservationForm,
+)
+from .store import ActionAskStore, ActionStoreAnswer, ValidateStoreForm
+
+__all__ = ["create_actions"]
+
+
+def create_actions(context: Any, clock: Clock = seoul_now) -> list[Action]:
+    """Every action of the sample, bound to `context` (a `bot.actions.ActionContext`).
+
+    `clock` returns the current time in Asia/Seoul; tests pass a fixed one.
+    """
+    missing = [name for name in ("reservations", "stores") if getattr(context, name, None) is None]
+    if missing:
+        raise ValueError(
+            f"the restaurant actions need {' and '.join(missing)} in the action context "
+            "(set bot.stores_file to the sample's stores.csv)"
+        )
+    timed = [
+        ValidateReservationForm, ActionConfirmReservation, ActionCorrectReservation, ActionSubmitReservation,
+        ValidateChangeForm, ValidateCancelForm, ActionConfirmChange, ActionChangeReservation,
+        ActionConfirmCancel, ActionCancelReservation, ActionKeepReservation,
+    ]  # fmt: skip
+    return [
+        *(cls(context, clock) for cls in timed),
+        ValidateStoreForm(context),
+        ActionAskStore(context),
+        ActionStoreAnswer(context),
+    ]
