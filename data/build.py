@@ -170,6 +170,7 @@ def _augment(examples: list[Example], settings: DataSettings, step: Progress) ->
     from data.augment import Augmenter
 
     augmenter = Augmenter(casual=aug.casual, clipped=aug.clipped, asr=aug.asr, seed=settings.seed)
+    augmenter.warm(e.text for e in examples)  # batch morphological analysis on all cores
     taken = {dedupe_key(e.text) for e in examples}
     groups: dict[tuple[str, str], list[Example]] = defaultdict(list)
     for e in examples:
