@@ -1,0 +1,189 @@
+"""Concurrent simulated calls against one callbot server: reply latency, frame health, CPU and memory.
+
+Starts `callbot serve` (real bot + Vosk + espeak-ng, from the given config) as a subprocess on loopback,
+then for each concurrency level places N simultaneous simulated calls (real-time audio pacing), each
+saying a few espeak-ng Korean questions. Reports, per level:
+  - speech end -> first reply frame (client side: includes the end-of-utterance silence window),
+  - STT final -> first reply frame (server side, from the call log: routing + NLU + TTS + send),
+  - late frames (reply audio arriving after the caller's player ran dry), dropped inbound frames,
+  - server CPU (% of one core, averaged over the level) and peak RSS.
+
+    .venv/bin/python benchmarks/calls_concurrent.py --config callbot.yml --calls 10 20 40
+
+Needs trained models (`callbot train`). Sends traffic to 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from telephony.simulator import AudioTurn, simulate_call  # noqa: E402
+
+QUESTIONS = ["영업시간 알려주세요", "가게 위치가 어디예요", "예약하고 싶어요"]
+TARGET_P95_MS = 250.0
+
+
+def _pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))], 1)
+
+
+def _proc_stats(pid: int) -> tuple[float, int]:
+    """(cpu seconds used so far, peak RSS in bytes) of a process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu = (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / ticks
+    hwm = 0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            hwm = int(line.split()[1]) * 1024
+    return cpu, hwm
+
+
+def _clips(folder: Path) -> list[Path]:
+    out = []
+    for i, text in enumerate(QUESTIONS):
+        path = folder / f"q{i}.wav"
+        subprocess.run(["espeak-ng", "-v", "ko", "-w", str(path), text], check=True, capture_output=True)
+        out.append(path)
+    return out
+
+
+async def _level(url: str, n: int, clips: list[Path], auth: str, admin: str) -> dict:
+    async def one(i: int) -> dict:
+        await asyncio.sleep(i * 1.0 / max(n, 1))  # calls arrive over one second
+        turns = [AudioTurn(path=clips[(i + k) % len(clips)]) for k in range(2)]
+        try:
+            r = await simulate_call(
+                url, turns, auth_token=auth, admin_token=admin, reply_timeout=30, linger=0.2
+            )
+        except Exception as exc:  # noqa: BLE001 - a failed call is a result here
+            return {"error": str(exc)}
+        log = r.log or {}
+        server = [
+            t["first_audio_ms"] for t in log.get("turns", []) if t["kind"] == "speech" and t["first_audio_ms"]
+        ]
+        return {
+            "client_ms": r.reply_latencies_ms,
+            "server_ms": server,
+            "late": r.late_frames,
+            "frames": r.frames_received,
+            "dropped": log.get("frames_dropped") or 0,
+            "missing": len(turns) - len(r.reply_latencies_ms),
+        }
+
+    results = await asyncio.gather(*(one(i) for i in range(n)))
+    ok = [r for r in results if "error" not in r]
+    client = [v for r in ok for v in r["client_ms"]]
+    server = [v for r in ok for v in r["server_ms"]]
+    return {
+        "calls": n,
+        "failed_calls": len(results) - len(ok),
+        "errors": sorted({r["error"] for r in results if "error" in r})[:3],
+        "turns_without_reply": sum(r["missing"] for r in ok),
+        "speech_end_to_first_frame_ms": {
+            "p50": _pct(client, 0.5),
+            "p95": _pct(client, 0.95),
+            "n": len(client),
+        },
+        "stt_final_to_first_frame_ms": {
+            "p50": _pct(server, 0.5),
+            "p95": _pct(server, 0.95),
+            "n": len(server),
+        },
+        "late_frames": sum(r["late"] for r in ok),
+        "frames_received": sum(r["frames"] for r in ok),
+        "inbound_frames_dropped": sum(r["dropped"] for r in ok),
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", default=str(ROOT / "callbot.yml"))
+    ap.add_argument("--calls", type=int, nargs="+", default=[10, 20, 40])
+    ap.add_argument("--port", type=int, default=18099)
+    ap.add_argument("--json", dest="json_out", default=None, help="Also write the results here.")
+    args = ap.parse_args()
+    auth, admin = secrets.token_hex(8), secrets.token_hex(8)
+    env = {**os.environ, "TWILIO_AUTH_TOKEN": auth, "CALLBOT_ADMIN_TOKEN": admin}
+    env.pop("TWILIO_ACCOUNT_SID", None)  # no REST calls: handoffs just end the simulated call
+    url = f"http://127.0.0.1:{args.port}"
+    # `python -c` from the repository root (not the console script): imports resolve to this checkout.
+    cmd = [
+        sys.executable,
+        "-c",
+        "from callbot.cli.main import app; app()",
+        "--config",
+        args.config,
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(args.port),
+        "--public-url",
+        url,
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        log_path = Path(tmp) / "server.log"
+        with log_path.open("w") as server_log:
+            server = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=server_log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.time() + 900
+            while time.time() < deadline:
+                if server.poll() is not None:
+                    print(log_path.read_text()[-3000:], file=sys.stderr)
+                    return 1
+                try:
+                    if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(1)
+            clips = _clips(Path(tmp))
+            report = {"cores": os.cpu_count(), "levels": []}
+            for n in args.calls:
+                cpu0, _ = _proc_stats(server.pid)
+                t0 = time.monotonic()
+                level = asyncio.run(_level(url, n, clips, auth, admin))
+                cpu1, hwm = _proc_stats(server.pid)
+                level["server_cpu_percent_of_one_core"] = round(
+                    100 * (cpu1 - cpu0) / (time.monotonic() - t0), 1
+                )
+                level["server_peak_rss_mb"] = round(hwm / 2**20, 1)
+                level["seconds"] = round(time.monotonic() - t0, 1)
+                server_ms = level["stt_final_to_first_frame_ms"]
+                # Judged only when most caller turns were recognized (an overloaded STT hides latency).
+                judged = server_ms["n"] >= n
+                level["meets_target_p95_250ms"] = (
+                    judged and server_ms["p95"] <= TARGET_P95_MS if judged else None
+                )
+                report["levels"].append(level)
+                print(json.dumps(level, ensure_ascii=False), flush=True)
+        finally:
+            server.terminate()
+            try:
+                server.wait(30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

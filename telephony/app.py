@@ -1,0 +1,141 @@
+"""HTTP and websocket routes (Starlette): the voice webhook, the status callback, the media stream, admin.
+
+Why Starlette + uvicorn with `ws="wsproto"`: Rasa 3.6 pins websockets 10.4, which uvicorn 0.54's default
+websockets implementation cannot use, and `uvicorn[standard]` would pull websockets 17 and break Rasa's
+import. uvicorn serves Starlette websockets through wsproto (pure Python) with no version conflict.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+from twilio.request_validator import RequestValidator
+
+from telephony import CallLogError, twiml
+from telephony.services import CallServices
+from telephony.stream import handle_stream
+
+logger = logging.getLogger(__name__)
+_FINAL_STATUSES = {"completed", "busy", "failed", "no-answer", "canceled"}
+
+
+def create_app(
+    services: CallServices,
+    lifespan: Callable[[Starlette], AbstractAsyncContextManager[Any]] | None = None,
+) -> Starlette:
+    """The ASGI app for one set of services."""
+
+    async def voice(request: Request) -> Response:
+        params = await _verified_form(request, services)
+        if params is None:
+            return Response("invalid Twilio signature", status_code=403)
+        call_sid = params.get("CallSid", "")
+        if not call_sid:
+            return Response("CallSid missing", status_code=400)
+        log = services.calllog
+        version = str(getattr(services.bot, "version", ""))
+        await log.submit(
+            log.start_call,
+            call_sid,
+            params.get("AccountSid", ""),
+            params.get("From", ""),
+            params.get("To", ""),
+            version,
+        )
+        token = services.tokens.issue(call_sid)
+        body = twiml.connect_stream(
+            twiml.stream_url_for(_public_base(request, services)), token, services.settings.greeting
+        )
+        logger.info("telephony.voice.answered call=%s", call_sid)
+        return Response(body, media_type="application/xml")
+
+    async def status(request: Request) -> Response:
+        params = await _verified_form(request, services)
+        if params is None:
+            return Response("invalid Twilio signature", status_code=403)
+        call_sid, call_status = params.get("CallSid", ""), params.get("CallStatus", "")
+        if call_sid and call_status in _FINAL_STATUSES:
+            await services.calllog.submit(
+                services.calllog.end_call, call_sid, call_status, f"twilio: {call_status}"
+            )
+            logger.info("telephony.status.closed call=%s status=%s", call_sid, call_status)
+        return Response(status_code=204)
+
+    async def stream(ws: WebSocket) -> None:
+        await handle_stream(ws, services)
+
+    async def reload(request: Request) -> Response:
+        if (denied := _admin_denied(request, services)) is not None:
+            return denied
+        version = await services.bot.reload()
+        logger.info("telephony.admin.reloaded version=%s live_calls=%d", version, len(services.live_calls))
+        return JSONResponse({"version": version, "live_calls": len(services.live_calls)})
+
+    async def call_detail(request: Request) -> Response:
+        if (denied := _admin_denied(request, services)) is not None:
+            return denied
+        try:
+            call = await services.calllog.submit(services.calllog.get_call, request.path_params["sid"])
+        except CallLogError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=404)
+        return JSONResponse(call)
+
+    async def health(request: Request) -> Response:
+        version = str(getattr(services.bot, "version", ""))
+        return JSONResponse({"status": "ok", "version": version, "live_calls": len(services.live_calls)})
+
+    routes = [
+        Route("/twilio/voice", voice, methods=["POST"]),
+        Route("/twilio/status", status, methods=["POST"]),
+        WebSocketRoute("/twilio/stream", stream),
+        Route("/admin/reload", reload, methods=["POST"]),
+        Route("/admin/calls/{sid}", call_detail, methods=["GET"]),
+        Route("/healthz", health, methods=["GET"]),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+async def _verified_form(request: Request, services: CallServices) -> dict[str, str] | None:
+    """The POSTed form if its X-Twilio-Signature is valid (or checks are off); None otherwise."""
+    params = dict(parse_qsl((await request.body()).decode("utf-8", errors="replace"), keep_blank_values=True))
+    if services.insecure_dev:
+        return params
+    if not services.auth_token:
+        logger.error("telephony.webhook.refused reason=TWILIO_AUTH_TOKEN not set")
+        return None
+    url = _public_base(request, services) + request.url.path
+    if request.url.query:
+        url += "?" + request.url.query
+    signature = request.headers.get("x-twilio-signature", "")
+    if not RequestValidator(services.auth_token).validate(url, params, signature):
+        logger.warning("telephony.webhook.bad_signature url=%s", url)
+        return None
+    return params
+
+
+def _public_base(request: Request, services: CallServices) -> str:
+    """The URL Twilio used: `telephony.public_url`, else the request's (proxy headers honoured)."""
+    if services.settings.public_url:
+        return services.settings.public_url
+    scheme = request.headers.get("x-forwarded-proto", request.url.scheme)
+    host = request.headers.get("x-forwarded-host") or request.headers.get("host") or request.url.netloc
+    return f"{scheme}://{host}"
+
+
+def _admin_denied(request: Request, services: CallServices) -> Response | None:
+    if not services.admin_token:
+        return JSONResponse({"error": "admin API disabled: CALLBOT_ADMIN_TOKEN not set"}, status_code=403)
+    given = request.headers.get("authorization", "")
+    if not hmac.compare_digest(given.encode(), f"Bearer {services.admin_token}".encode()):
+        return JSONResponse({"error": "bad or missing bearer token"}, status_code=401)
+    return None

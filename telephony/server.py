@@ -1,0 +1,209 @@
+"""Building the services from config and running the server (uvicorn, wsproto websockets).
+
+`build_services` loads the real bot and recognizer unless given others; `serve` runs until stopped;
+`ServerThread` runs a server on loopback in a thread (tests, benchmarks, the simulator's self-test).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+from starlette.applications import Starlette
+from twilio.http import HttpClient
+
+from callbot.config import Config
+from telephony.app import create_app
+from telephony.calllog import CallLog
+from telephony.control import CallControl
+from telephony.services import BotLike, CallServices, RecognizerLike
+from telephony.settings import TelephonySettings, read_telephony_settings
+from telephony.tokens import StreamTokens
+from telephony.tts import create_tts
+from telephony.tts_cache import AudioCache, CachedSpeech
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """Values entry points read from the environment (TWILIO_ACCOUNT_SID, ...)."""
+
+    account_sid: str | None = None
+    auth_token: str | None = None
+    admin_token: str | None = None
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | os._Environ[str]) -> Secrets:
+        return cls(
+            env.get("TWILIO_ACCOUNT_SID"), env.get("TWILIO_AUTH_TOKEN"), env.get("CALLBOT_ADMIN_TOKEN")
+        )
+
+
+async def build_services(
+    config: Config,
+    secrets: Secrets,
+    *,
+    settings: TelephonySettings | None = None,
+    bot: BotLike | None = None,
+    recognizer: RecognizerLike | None = None,
+    http_client: HttpClient | None = None,
+    insecure_dev: bool = False,
+) -> CallServices:
+    """Everything the server shares between calls; the real Bot and SpeechRecognizer by default."""
+    settings = settings or read_telephony_settings(config)
+    closers: list[Callable[[], None]] = []
+    if recognizer is None:
+        from stt.engine import SpeechRecognizer
+
+        loaded = await asyncio.to_thread(SpeechRecognizer.from_config, config)
+        recognizer = loaded
+        closers.append(loaded.close)
+    if bot is None:
+        from bot.runtime import Bot
+
+        real_bot = await Bot.load(config)
+        bot = real_bot
+        closers.append(real_bot.close)
+    tts = create_tts(settings.tts)
+    cache = AudioCache(settings.state_dir / "tts_cache") if settings.tts.cache else None
+    return CallServices(
+        settings=settings,
+        bot=bot,
+        recognizer=recognizer,
+        speech=CachedSpeech(tts, cache),
+        calllog=CallLog(settings.sqlalchemy_url),
+        control=CallControl(secrets.account_sid, secrets.auth_token, http_client),
+        tokens=StreamTokens(settings.token_ttl_seconds),
+        stt_executor=ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="call-stt"),
+        auth_token=secrets.auth_token,
+        admin_token=secrets.admin_token,
+        insecure_dev=insecure_dev,
+        closers=closers,
+    )
+
+
+def make_app(services: CallServices) -> Starlette:
+    """The app with its lifespan: the models/current watcher (when enabled) and clean shutdown."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        watcher = None
+        if services.settings.reload_watch_seconds > 0:
+            watcher = asyncio.ensure_future(watch_models(services))
+        try:
+            yield
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+            services.stt_executor.shutdown(wait=False, cancel_futures=True)
+            services.calllog.close()
+            for closer in services.closers:
+                closer()
+
+    return create_app(services, lifespan=lifespan)
+
+
+async def watch_models(services: CallServices) -> None:
+    """Reload the bot when the models/current pointer changes; calls in progress keep going."""
+    pointer = services.settings.models_dir / "current"
+    last = _pointer_target(pointer)
+    while True:
+        await asyncio.sleep(services.settings.reload_watch_seconds)
+        target = _pointer_target(pointer)
+        if target != last and target is not None:
+            last = target
+            try:
+                version = await services.bot.reload()
+                logger.info("telephony.reload.done version=%s trigger=watch", version)
+            except Exception as exc:  # noqa: BLE001 - a bad model keeps the old one serving
+                logger.error("telephony.reload.failed target=%s error=%s", target, exc)
+
+
+def _pointer_target(pointer: Path) -> str | None:
+    try:
+        if pointer.is_symlink():
+            return os.readlink(pointer)
+        return pointer.read_text(encoding="utf-8").strip() if pointer.exists() else None
+    except OSError:
+        return None
+
+
+def uvicorn_config(app: Starlette, host: str, port: int, log_level: str = "info") -> uvicorn.Config:
+    return uvicorn.Config(
+        app, host=host, port=port, ws="wsproto", lifespan="on", log_level=log_level, ws_max_size=1 << 20
+    )
+
+
+async def serve(services: CallServices, host: str, port: int) -> None:
+    """Run until interrupted."""
+    await uvicorn.Server(uvicorn_config(make_app(services), host, port)).serve()
+
+
+class ServerThread:
+    """A real server on 127.0.0.1 in a background thread, for tests and benchmarks.
+
+    `factory` builds the services inside the server's own event loop (the bot may bind loop resources).
+    """
+
+    def __init__(
+        self, factory: Callable[[], Awaitable[CallServices]], port: int = 0, start_timeout: float = 600.0
+    ) -> None:
+        self.start_timeout = start_timeout
+        self.factory = factory
+        self.port = port or _free_port()
+        self.services: CallServices | None = None
+        self._server: uvicorn.Server | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="callbot-server", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> ServerThread:
+        self._thread.start()
+        if not self._ready.wait(self.start_timeout) or self._error is not None:
+            raise RuntimeError(f"server did not start: {self._error}")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        self._thread.join(30)
+
+    def _run(self) -> None:
+        asyncio.run(self._main())
+
+    async def _main(self) -> None:
+        try:
+            self.services = await self.factory()
+            self._server = uvicorn.Server(
+                uvicorn_config(make_app(self.services), "127.0.0.1", self.port, "warning")
+            )
+            task = asyncio.ensure_future(self._server.serve())
+            while not self._server.started and not task.done():
+                await asyncio.sleep(0.02)
+            self._ready.set()
+            await task
+        except BaseException as exc:  # noqa: BLE001 - reported to the starting thread
+            self._error = exc
+            self._ready.set()
+            raise
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

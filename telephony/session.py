@@ -1,0 +1,430 @@
+"""One call's state and turn loop: caller audio -> STT -> bot -> TTS -> frames back, with barge-in.
+
+A `CallSession` owns three tasks: the STT worker (mu-law frames -> recognizer in the shared thread
+pool -> transcripts), the dialogue worker (caller events -> bot -> spoken reply -> call log) and the
+silence watchdog. The websocket loop (`telephony.stream`) feeds it parsed events and gives it two
+callbacks: `send` (a text message to Twilio) and `close` (end the stream, which ends the call).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+
+from callbot.events import BotAction, BotReply, Dtmf, Silence, Transcript, UserText
+from stt.codec import ulaw_decode, ulaw_to_pcm16
+from telephony import TelephonyError, protocol
+from telephony.calllog import TurnRecord
+from telephony.playback import Playback
+from telephony.services import CallServices, RecognitionStreamLike
+
+logger = logging.getLogger(__name__)
+MAX_BACKLOG_FRAMES = 250  # 5 s of caller audio waiting for the recognizer: older frames are dropped
+MAX_UTTERANCE_BYTES = 8000 * 2 * 60  # caller audio kept per turn for save_audio (60 s of PCM)
+_WORDS = re.compile(r"[\w가-힣]+")
+
+
+@dataclass(frozen=True)
+class CallerTurn:
+    text: str
+    confidence: float
+    alternatives: tuple[tuple[str, float], ...]
+    final_at: float  # time.monotonic() when the final transcript was available
+    stt_ms: float
+    pcm: bytes
+    barged_in: bool = False  # this utterance interrupted the bot
+
+
+class CallSession:
+    """State of one call, passed to whatever needs it (no globals)."""
+
+    def __init__(
+        self,
+        services: CallServices,
+        call_sid: str,
+        stream_sid: str,
+        send: Callable[[str], Awaitable[None]],
+        close: Callable[[], Awaitable[None]],
+    ) -> None:
+        self.services = services
+        self.settings = services.settings
+        self.call_sid = call_sid
+        self.stream_sid = stream_sid
+        self._close = close
+        self.dialogue: Any = None
+        self.recognition: RecognitionStreamLike | None = None
+        self.turn = 0
+        self.stats = {"frames_in": 0, "frames_dropped": 0}
+        self.barge_ins = 0
+        self._audio: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._events: asyncio.Queue[CallerTurn | Dtmf | Silence | None] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._dialogue_task: asyncio.Task[None] | None = None
+        self.player = Playback(stream_sid, send, self._heard)
+        self._busy = False
+        self._in_speech = False
+        self._idle_since = time.monotonic()
+        self._silences = 0
+        self._utterance = bytearray()
+        self._barged = False
+        self._ended = False
+        self.stream_url = ""  # where Twilio reconnects after a <Say> reply (tts backend twilio_say)
+        self.awaiting_reconnect = False
+        self.attachments = 0  # streams that took over this session after a <Say>
+        self._backchannels = {_norm(w) for w in self.settings.barge_in.backchannels}
+
+    @property
+    def play_seconds(self) -> float:
+        """Length of the reply being played (or spoken by Twilio's <Say>)."""
+        return self.player.seconds
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def begin(self, recognition: RecognitionStreamLike | None) -> None:
+        """Start the call: greet (or, with no recognizer slot free, apologise and hand off)."""
+        bot = self.services.bot
+        await self.services.calllog.submit(
+            self.services.calllog.start_call, self.call_sid, "", "", "", str(getattr(bot, "version", ""))
+        )
+        if recognition is None:
+            self._spawn(self._busy_line)
+            return
+        self.recognition = recognition
+        self.dialogue = bot.new_session(self.call_sid)
+        self._spawn(self._stt_worker)
+        self._dialogue_task = self._spawn(self._dialogue_worker)
+        self._spawn(self._silence_watchdog)
+
+    async def finish(self, reason: str) -> None:
+        """End the call's work: stop tasks, close the dialogue, close the call record. Idempotent."""
+        if self._ended:
+            return
+        self._ended = True
+        current = asyncio.current_task()
+        dialogue = self._dialogue_task
+        if self._busy and dialogue is not None and dialogue is not current:
+            # A turn in progress (the caller hung up while the bot answered) still gets logged.
+            await asyncio.wait([dialogue], timeout=1.0)
+        for task in self._tasks:
+            if task is not current:
+                task.cancel()
+        await asyncio.gather(*(t for t in self._tasks if t is not current), return_exceptions=True)
+        if self.dialogue is not None:
+            try:
+                await self.services.bot.end_session(self.dialogue)
+            except Exception:  # noqa: BLE001 - the bot's failure must not lose the call record
+                logger.exception("telephony.session.end_session_failed call=%s", self.call_sid)
+        closer = getattr(self.recognition, "close", None)
+        if callable(closer):
+            closer()
+        await self.services.calllog.submit(
+            self.services.calllog.end_call,
+            self.call_sid,
+            "ended",
+            reason,
+            {**self.stats, "frames_out": self.player.frames_out},
+        )
+        logger.info("telephony.session.finished call=%s reason=%s turns=%d", self.call_sid, reason, self.turn)
+
+    # -- inbound events from the socket loop -------------------------------------------------
+
+    def on_media(self, media: protocol.Media) -> None:
+        self.stats["frames_in"] += 1
+        if _loud(media.payload):  # the caller is talking, whether or not STT has caught up
+            self._idle_since = time.monotonic()
+        if self._audio.qsize() >= MAX_BACKLOG_FRAMES:
+            self.stats["frames_dropped"] += 1
+            return
+        self._audio.put_nowait(media.payload)
+
+    def on_dtmf(self, digit: str) -> None:
+        self._events.put_nowait(Dtmf(digit=digit))
+
+    def on_mark(self, name: str) -> None:
+        self.player.marked(name)
+
+    # -- workers -----------------------------------------------------------------------------
+
+    def _spawn(self, work: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
+        task = asyncio.ensure_future(self._guard(work))
+        self._tasks.append(task)
+        return task
+
+    async def _guard(self, work: Callable[[], Awaitable[None]]) -> None:
+        """An error in one of this call's tasks ends this call, never the server."""
+        try:
+            await work()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - logged with the call SID, then the call ends
+            logger.exception("telephony.session.failed call=%s error=%s", self.call_sid, exc)
+            await self._close()
+
+    async def _stt_worker(self) -> None:
+        loop = asyncio.get_running_loop()
+        assert self.recognition is not None
+        pool = getattr(self.services.recognizer, "pool", None)
+        while True:
+            chunk = await self._audio.get()
+            if chunk is None:
+                return
+            chunks = [chunk]
+            while not self._audio.empty() and len(chunks) < 50:
+                nxt = self._audio.get_nowait()
+                if nxt is None:
+                    break
+                chunks.append(nxt)
+            pcm = ulaw_to_pcm16(b"".join(chunks))
+            if self.settings.save_audio and len(self._utterance) < MAX_UTTERANCE_BYTES:
+                self._utterance += pcm
+            started = time.monotonic()
+            if pool is not None:  # the recognizer's own decode pool (stt.threads)
+                results = await pool.run(self.recognition, pcm)
+            else:
+                results = await loop.run_in_executor(self.services.stt_executor, self.recognition.accept, pcm)
+            stt_ms = (time.monotonic() - started) * 1000
+            for transcript in results:
+                await self._on_transcript(transcript, stt_ms)
+
+    async def _on_transcript(self, t: Transcript, stt_ms: float) -> None:
+        text = t.text.strip()
+        if not text:
+            if t.final:
+                self._in_speech = False
+            return
+        interrupting = self._is_interruption(text)
+        if self.player.playing and interrupting and self.settings.barge_in.enabled:
+            await self._barge_in(text)
+            self._barged = True
+        if not t.final:
+            self._in_speech = True
+            return
+        self._in_speech = False
+        self._idle_since = time.monotonic()
+        if self.player.playing and not interrupting:
+            logger.debug("telephony.session.backchannel call=%s text=%s", self.call_sid, text)
+            return
+        pcm, self._utterance = bytes(self._utterance), bytearray()
+        barged, self._barged = self._barged, False
+        turn = CallerTurn(text, t.confidence, t.alternatives, time.monotonic(), stt_ms, pcm, barged)
+        self._events.put_nowait(turn)
+
+    async def _dialogue_worker(self) -> None:
+        """Caller events, one at a time, in order; the bot's greeting first (unless TwiML said one)."""
+        if not self.settings.greeting:
+            self._busy = True
+            try:
+                await self._greet()
+            finally:
+                self._busy = False
+                self._idle_since = time.monotonic()
+        while True:
+            item = await self._events.get()
+            if item is None:
+                return
+            self._busy = True
+            try:
+                await self._take_turn(item)
+            finally:
+                self._busy = False
+                self._idle_since = time.monotonic()
+
+    async def _silence_watchdog(self) -> None:
+        limit = self.settings.silence.reprompt_seconds
+        while True:
+            await asyncio.sleep(min(0.25, limit / 4))
+            busy = (
+                self.player.playing
+                or self._busy
+                or self._in_speech
+                or self._events.qsize()
+                or self._audio.qsize()
+            )
+            quiet = not busy
+            if quiet and time.monotonic() - self._idle_since >= limit:
+                self._idle_since = time.monotonic()
+                self._events.put_nowait(Silence())
+
+    # -- turns -------------------------------------------------------------------------------
+
+    async def _greet(self) -> None:
+        reply = await self.services.bot.greet(self.dialogue)
+        first_ms = await self._say(reply.text, reply.fixed, since=time.monotonic())
+        await self._log(
+            TurnRecord(
+                self.call_sid,
+                0,
+                "greeting",
+                time.time(),
+                reply=reply.text,
+                domain=reply.domain,
+                intent=reply.intent,
+                first_audio_ms=first_ms,
+            )
+        )
+        await self._act(reply)
+
+    async def _take_turn(self, item: CallerTurn | Dtmf | Silence) -> None:
+        self.turn += 1
+        record: dict[str, Any] = {"call_sid": self.call_sid, "turn": self.turn, "at": time.time()}
+        if isinstance(item, Silence):
+            self._silences += 1
+            if self._silences > self.settings.silence.max_reprompts:
+                await self._give_up(record)
+                return
+            event: UserText | Dtmf | Silence = item
+            record.update(kind="silence")
+            since = time.monotonic()
+        else:
+            self._silences = 0
+            if isinstance(item, Dtmf):
+                event, since = item, time.monotonic()
+                record.update(kind="dtmf", caller_text=item.digit)
+            else:
+                event, since = UserText(item.text, item.confidence, item.alternatives), item.final_at
+                record.update(
+                    kind="speech",
+                    caller_text=item.text,
+                    stt_confidence=item.confidence,
+                    stt_ms=round(item.stt_ms, 1),
+                    audio_path=self._save_audio(item.pcm),
+                    barged_in=item.barged_in,
+                )
+        if self.player.playing:  # a keypress or an answer supersedes what is still being said
+            await self.player.clear()
+        started = time.monotonic()
+        reply = await self.services.bot.handle(self.dialogue, event)
+        record["nlu_ms"] = round((time.monotonic() - started) * 1000, 1)
+        record["first_audio_ms"] = await self._say(reply.text, reply.fixed, since=since)
+        record.update(
+            reply=reply.text,
+            domain=reply.domain,
+            intent=reply.intent,
+            intent_confidence=reply.confidence,
+            action=reply.action.value,
+        )
+        await self._log(TurnRecord(**record))
+        await self._act(reply)
+
+    async def _give_up(self, record: dict[str, Any]) -> None:
+        """Too many silences in a row: hand off (or say goodbye and hang up)."""
+        handoff = bool(self.settings.agent_number)
+        text = self.settings.silence.handoff_text if handoff else self.settings.silence.goodbye_text
+        first_ms = await self._say(text, True, since=time.monotonic())
+        action = BotAction.HANDOFF if handoff else BotAction.HANGUP
+        await self._log(
+            TurnRecord(**record, kind="silence", reply=text, action=action.value, first_audio_ms=first_ms)
+        )
+        await self._act(BotReply(text=text, action=action, fixed=True))
+
+    async def _busy_line(self) -> None:
+        """No recognizer slot: say so politely, then hand off or end the call."""
+        text = self.settings.busy_text
+        first_ms = await self._say(text, True, since=time.monotonic())
+        action = BotAction.HANDOFF if self.settings.agent_number else BotAction.HANGUP
+        await self._log(
+            TurnRecord(
+                self.call_sid,
+                0,
+                "busy",
+                time.time(),
+                reply=text,
+                action=action.value,
+                first_audio_ms=first_ms,
+            )
+        )
+        await self._act(BotReply(text=text, action=action, fixed=True))
+
+    async def _act(self, reply: BotReply) -> None:
+        if reply.action is BotAction.NONE:
+            return
+        await self.player.wait(self.call_sid)
+        control, number = self.services.control, self.settings.agent_number
+        try:
+            if reply.action is BotAction.HANDOFF and number and control.enabled:
+                await control.handoff(self.call_sid, number)
+            elif control.enabled:
+                await control.hangup(self.call_sid)
+        except TelephonyError as exc:
+            logger.error("telephony.session.control_failed call=%s error=%s", self.call_sid, exc)
+        # Twilio ends the stream after the update; closing it ourselves also ends a call without REST.
+        await self._close()
+
+    async def _log(self, record: TurnRecord) -> None:
+        await self.services.calllog.submit(self.services.calllog.add_turn, record)
+
+    def _save_audio(self, pcm: bytes) -> str | None:
+        if not (self.settings.save_audio and pcm):
+            return None
+        folder = self.settings.state_dir / "calls" / self.call_sid
+        folder.mkdir(parents=True, exist_ok=True)
+        path: Path = folder / f"turn-{self.turn:03d}.wav"
+        sf.write(str(path), np.frombuffer(pcm, dtype="<i2"), protocol.PHONE_RATE, subtype="PCM_16")
+        return str(path)
+
+    # -- speaking ----------------------------------------------------------------------------
+
+    async def _say(self, text: str, fixed: bool, since: float) -> float | None:
+        """Speak `text`; returns ms from `since` to the first frame sent (None when nothing was sent)."""
+        if not text.strip():
+            return None
+        if self.services.speech.speaks_via_call:
+            await self._say_via_call(text)
+            return None
+        audio = await self.services.speech.speech(text, fixed)
+        return await self.player.play(audio, since)
+
+    async def _say_via_call(self, text: str) -> None:
+        """twilio_say: a call update says `text`, then reconnects the stream, which resumes this session.
+
+        Twilio ends the current stream to run the new TwiML; the socket loop keeps the session alive
+        (`awaiting_reconnect`) until the new stream's `start` re-attaches it. No barge-in during <Say>.
+        """
+        token = self.services.tokens.issue(self.call_sid)
+        self.player.started("say", 5.0 + 0.3 * len(text))
+        self.awaiting_reconnect = True
+        voice = getattr(self.services.speech.tts, "twilio_voice", None)
+        await self.services.control.say_then_stream(self.call_sid, text, voice, self.stream_url, token)
+
+    def attach(
+        self, stream_sid: str, send: Callable[[str], Awaitable[None]], close: Callable[[], Awaitable[None]]
+    ) -> None:
+        """A new stream of the same call (after a <Say> update) takes over this session."""
+        self.stream_sid, self._close = stream_sid, close
+        self.player.stream_sid, self.player.send = stream_sid, send
+        self.awaiting_reconnect = False
+        self.attachments += 1
+        self.player.ended()
+
+    def _is_interruption(self, text: str) -> bool:
+        words = [_norm(w) for w in _WORDS.findall(text)]
+        if not words or all(w in self._backchannels for w in words):
+            return False
+        return len("".join(words)) >= self.settings.barge_in.min_chars
+
+    async def _barge_in(self, text: str) -> None:
+        self.barge_ins += 1
+        logger.info("telephony.session.barge_in call=%s text=%s", self.call_sid, text)
+        await self.player.clear()
+
+    def _heard(self) -> None:
+        self._idle_since = time.monotonic()
+
+
+def _loud(ulaw: bytes, threshold: int = 600) -> bool:
+    """Whether a mu-law frame has any sample above ~-35 dBFS (speech or noise, not line silence)."""
+    samples = ulaw_decode(np.frombuffer(ulaw, dtype=np.uint8))
+    return bool(samples.size) and int(np.abs(samples.astype(np.int32)).max()) > threshold
+
+
+def _norm(word: str) -> str:
+    return "".join(_WORDS.findall(word))

@@ -1,0 +1,130 @@
+"""Pre-rendered audio of fixed replies, so a reply starts with no synthesis delay.
+
+Files are 8 kHz mu-law, content-addressed by a hash of (text, voice, backend) under
+`<state_dir>/tts_cache/`, shared by every model version. `build_cache` is the `tts_cache` post-train
+hook: it renders every fixed response (no `{slot}` placeholder) of every domain in build/rasa/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from callbot.config import Config
+from telephony import TtsError
+from telephony.settings import read_telephony_settings
+from telephony.tts import TextToSpeech, create_tts
+
+logger = logging.getLogger(__name__)
+_PLACEHOLDER = re.compile(r"\{[^{}]*\}")
+
+
+def cache_key(text: str, voice: str, backend: str) -> str:
+    return hashlib.sha256(f"{backend}\0{voice}\0{text}".encode()).hexdigest()[:40]
+
+
+class AudioCache:
+    """A folder of `<key>.ulaw` files; writes are atomic (temp file + rename)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def path(self, text: str, voice: str, backend: str) -> Path:
+        return self.folder / f"{cache_key(text, voice, backend)}.ulaw"
+
+    def get(self, text: str, voice: str, backend: str) -> bytes | None:
+        p = self.path(text, voice, backend)
+        try:
+            return p.read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def put(self, text: str, voice: str, backend: str, audio: bytes) -> Path:
+        p = self.path(text, voice, backend)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".part")
+        with os.fdopen(fd, "wb") as f:
+            f.write(audio)
+        os.replace(tmp, p)
+        return p
+
+
+class CachedSpeech:
+    """A TTS backend in front of the cache: fixed texts come from (and fill) the cache, others live."""
+
+    def __init__(self, tts: TextToSpeech, cache: AudioCache | None) -> None:
+        self.tts = tts
+        self.cache = cache
+
+    @property
+    def speaks_via_call(self) -> bool:
+        return self.tts.speaks_via_call
+
+    async def speech(self, text: str, fixed: bool) -> bytes:
+        name, voice = self.tts.name, self.tts.voice
+        if self.cache is not None and fixed:
+            hit = await asyncio.to_thread(self.cache.get, text, voice, name)
+            if hit is not None:
+                return hit
+        audio = await self.tts.synthesize(text)
+        if self.cache is not None and fixed and audio:
+            await asyncio.to_thread(self.cache.put, text, voice, name, audio)
+        return audio
+
+
+def fixed_responses(build_dir: Path) -> list[str]:
+    """Every response text of every domain in build/rasa/*/domain.yml without a `{slot}` placeholder."""
+    texts: dict[str, None] = {}
+    for domain_file in sorted((build_dir / "rasa").glob("*/domain.yml")):
+        try:
+            doc = yaml.safe_load(domain_file.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise TtsError(f"{domain_file}: invalid YAML: {exc}") from exc
+        responses: Any = doc.get("responses") if isinstance(doc, dict) else None
+        for variants in (responses or {}).values():
+            for variant in variants or []:
+                text = variant.get("text") if isinstance(variant, dict) else None
+                if isinstance(text, str) and text.strip() and not _PLACEHOLDER.search(text):
+                    texts[text] = None
+    return list(texts)
+
+
+def build_cache(config: Config, build_dir: Path, version_dir: Path) -> dict[str, Any]:
+    """Post-train hook `tts_cache`: render every fixed response; writes `<version_dir>/tts_cache.json`."""
+    settings = read_telephony_settings(config)
+    tts = create_tts(settings.tts)
+    cache = AudioCache(settings.state_dir / "tts_cache")
+    texts = fixed_responses(Path(build_dir))
+    extra = [settings.busy_text, settings.silence.handoff_text, settings.silence.goodbye_text]
+    texts += [t for t in extra if t and t not in texts]
+    rendered = asyncio.run(_render(tts, cache, texts)) if not tts.speaks_via_call else 0
+    manifest = {
+        "backend": tts.name,
+        "voice": tts.voice,
+        "folder": str(cache.folder),
+        "entries": {cache_key(t, tts.voice, tts.name): t for t in texts},
+    }
+    version_dir.mkdir(parents=True, exist_ok=True)
+    (version_dir / "tts_cache.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), "utf-8")
+    logger.info(
+        "telephony.tts_cache.built texts=%d rendered=%d folder=%s", len(texts), rendered, cache.folder
+    )
+    return {"texts": len(texts), "rendered": rendered, "folder": str(cache.folder)}
+
+
+async def _render(tts: TextToSpeech, cache: AudioCache, texts: list[str]) -> int:
+    rendered = 0
+    for text in texts:
+        if cache.get(text, tts.voice, tts.name) is None:
+            cache.put(text, tts.voice, tts.name, await tts.synthesize(text))
+            rendered += 1
+    return rendered
