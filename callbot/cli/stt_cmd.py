@@ -1,0 +1,164 @@
+"""`callbot stt ...`: evaluate speech recognition and draft transcripts for operators."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from callbot.cli.common import console, fail, get_config, print_json, user_errors
+from callbot.config import Config
+
+app = typer.Typer(
+    help="Speech to text: evaluation on recorded clips and draft transcripts.", no_args_is_help=True
+)
+logger = logging.getLogger(__name__)
+
+
+def _recognizer(config: Config, model: Path | None):  # -> stt.engine.SpeechRecognizer
+    from stt.config import read_stt_settings
+    from stt.engine import SpeechRecognizer
+
+    settings = read_stt_settings(config)
+    if model is not None:
+        if not model.is_dir():
+            fail(f"--model: model folder does not exist: {model}")
+        settings = dataclasses.replace(settings, models={rate: model.resolve() for rate in settings.models})
+    return SpeechRecognizer.from_settings(settings)
+
+
+def _bot_intent_fn(config: Config) -> tuple[Callable[[str], str] | None, str]:
+    """The trained bot's text -> intent (router + domain model + accept/reject, as `callbot nlu eval`
+    labels it), or None and why. Loading Rasa is slow, so this only runs for manifests with intents."""
+    try:
+        from bot.config import BotSettings
+        from bot.evaluate import OOS_LABEL, label_of
+        from bot.models import current_model_set
+        from bot.nlu.parser import NluModels
+
+        models = NluModels.load(current_model_set(BotSettings.from_config(config).models_dir))
+    except Exception as exc:  # noqa: BLE001 - a missing or broken bot only disables this figure
+        return (
+            None,
+            f"intent accuracy unavailable: no trained bot could be loaded ({exc}); run `callbot train`",
+        )
+    loop = asyncio.new_event_loop()
+
+    def intent_of(text: str) -> str:
+        decision = loop.run_until_complete(models.parse(text)).decision
+        return OOS_LABEL if decision.rejected else label_of(decision.intent, models.thresholds)
+
+    return intent_of, ""
+
+
+def _progress(quiet: bool) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=quiet,
+    )
+
+
+@app.command("eval")
+def eval_cmd(
+    ctx: typer.Context,
+    manifest: Path = typer.Argument(
+        ..., help="CSV/TSV with audio path (relative to it), text, optional intent."
+    ),
+    telephone: bool = typer.Option(
+        False, "--telephone", help="Send audio through the 8 kHz mu-law phone path."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    out: Path = typer.Option(None, "--out", "-o", help="Write per-clip results to this CSV."),
+    model: Path = typer.Option(
+        None, "--model", help="Vosk model folder for every rate (default: stt.models)."
+    ),
+    limit: int = typer.Option(None, "--limit", min=1, help="Evaluate only the first N clips."),
+) -> None:
+    """CER (with and without spaces), WER, real-time factor and, with intents, intent accuracy."""
+    from stt import SttError
+    from stt.evaluate import evaluate, read_manifest, write_results
+
+    config = get_config(ctx)
+    with user_errors(SttError):
+        rows = read_manifest(manifest, limit)
+        recognizer = _recognizer(config, model)
+        intent_fn, note = _bot_intent_fn(config) if any(r.intent for r in rows) else (None, "")
+        with _progress(as_json) as bar:
+            task = bar.add_task("decoding", total=len(rows))
+            report = evaluate(
+                rows,
+                recognizer,
+                telephone=telephone,
+                intent_fn=intent_fn,
+                intent_note=note,
+                progress=lambda _clip: bar.advance(task),
+            )
+        recognizer.close()
+        if out is not None:
+            write_results(report, out)
+    if as_json:
+        print_json(
+            report.summary()
+            | {"errors": [{"path": c.path, "error": c.error} for c in report.clips if c.error]}
+        )
+        return
+    audio = "8 kHz mu-law phone path" if telephone else "file audio"
+    table = Table(title="STT evaluation", caption=f"{manifest} ({audio})")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in report.summary().items():
+        if key != "intent_note":
+            table.add_row(key, "n/a" if value is None else str(value))
+    console.print(table)
+    if report.intent_note:
+        console.print(report.intent_note, highlight=False)
+    for clip in report.clips:
+        if clip.error:
+            console.print(f"[yellow]skipped[/] {clip.error}", highlight=False)
+    if out is not None:
+        console.print(f"per-clip results: {out}")
+
+
+@app.command("transcribe")
+def transcribe_cmd(
+    ctx: typer.Context,
+    paths: list[Path] = typer.Argument(..., help="Audio files or folders (searched recursively)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Drafts CSV; files already in it are skipped."),
+    model: Path = typer.Option(None, "--model", help="Vosk model folder (default: stt.models)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Draft transcripts (text, confidence, word times, low-confidence flag) for operators to correct."""
+    from stt import SttError
+    from stt.transcribe import expand_paths, transcribe_files
+
+    config = get_config(ctx)
+    with user_errors(SttError):
+        files = expand_paths(paths)
+        recognizer = _recognizer(config, model)
+        with _progress(as_json) as bar:
+            task = bar.add_task("transcribing", total=len(files))
+            summary = transcribe_files(files, recognizer, out, progress=lambda _p, _s: bar.advance(task))
+        recognizer.close()
+    if as_json:
+        print_json(dataclasses.asdict(summary) | {"out": str(out)})
+        return
+    table = Table(title=f"Draft transcripts -> {out}")
+    for name in ("written", "low confidence", "skipped (already done)", "failed"):
+        table.add_column(name, justify="right")
+    table.add_row(
+        str(summary.written), str(summary.low_confidence), str(summary.skipped), str(summary.failed)
+    )
+    console.print(table)
+    for _path, error in summary.errors[:20]:
+        console.print(f"[yellow]failed[/] {error}", highlight=False)

@@ -1,0 +1,158 @@
+"""The `stt` section of callbot.yml, validated at once (every bad key reported together)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from callbot.config import Config, SectionReader
+
+KNOWN_KEYS = (
+    "models",
+    "phone_rate",
+    "resample",
+    "dither",
+    "beam",
+    "max_active",
+    "partials",
+    "endpoint",
+    "vad",
+    "max_streams",
+    "threads",
+    "max_alternatives",
+    "max_file_seconds",
+    "low_confidence",
+    "work_dir",
+)
+RESAMPLE_CHOICES = ("vosk", "soxr")
+
+
+@dataclass(frozen=True)
+class EndpointSettings:
+    """Vosk/Kaldi endpoint rules, in seconds (written into the derived model's conf/model.conf)."""
+
+    trailing_silence: float = 0.5  # rule2: end after this much silence following confident speech
+    relaxed_trailing_silence: float = 1.0  # rule3: ... following less confident speech
+    no_speech_timeout: float = 5.0  # rule1: end after this much silence with nothing said
+    max_utterance: float = 20.0  # rule5: end an utterance this long whatever happens
+
+
+@dataclass(frozen=True)
+class VadSettings:
+    """Energy gate in front of the decoder: silence is not decoded."""
+
+    enabled: bool = True
+    threshold_db: float = -42.0  # frame RMS in dBFS that counts as possible speech
+    noise_margin_db: float = 9.0  # ... and it must also exceed the tracked noise floor by this much
+    frame_ms: int = 20
+    min_speech_ms: int = 60  # consecutive loud frames needed to open the gate
+    hangover_ms: int = 500  # quiet time after speech before the gate closes (ends the utterance)
+    preroll_ms: int = 200  # audio kept from before the onset and decoded with it
+
+
+@dataclass(frozen=True)
+class SttSettings:
+    models: dict[int, Path | None] = field(default_factory=lambda: {16000: None, 8000: None})
+    phone_rate: int = 8000
+    resample: str = "vosk"  # how audio reaches a model of another rate: Vosk's own resampler or soxr
+    dither: float = 0.0  # 0 makes decoding reproducible; Kaldi's default 1.0 is random per recognizer
+    beam: float | None = None  # decoder beam / max-active override (None: the model's own)
+    max_active: int | None = None
+    partials: bool = True
+    endpoint: EndpointSettings = field(default_factory=EndpointSettings)
+    vad: VadSettings = field(default_factory=VadSettings)
+    max_streams: int = 40
+    threads: int = 0  # 0: one decoding thread per core
+    max_alternatives: int = 0
+    max_file_seconds: float = 600.0
+    low_confidence: float = 0.6
+    work_dir: Path = Path("var/stt")
+
+    @property
+    def thread_count(self) -> int:
+        return self.threads or os.cpu_count() or 1
+
+
+def read_stt_settings(config: Config) -> SttSettings:
+    """Validate the `stt` section; raises `ConfigError` listing every bad key."""
+    r = config.reader("stt")
+    d = SttSettings()
+    models = _read_models(r, config)
+    resample = r.str("resample", d.resample, choices=RESAMPLE_CHOICES)
+    endpoint = EndpointSettings(
+        trailing_silence=r.float("endpoint.trailing_silence", 0.5, min=0.05, max=10.0),
+        relaxed_trailing_silence=r.float("endpoint.relaxed_trailing_silence", 1.0, min=0.05, max=10.0),
+        no_speech_timeout=r.float("endpoint.no_speech_timeout", 5.0, min=0.5, max=60.0),
+        max_utterance=r.float("endpoint.max_utterance", 20.0, min=1.0, max=120.0),
+    )
+    _check_sub(r, "endpoint", EndpointSettings)
+    vad = VadSettings(
+        enabled=r.bool("vad.enabled", True),
+        threshold_db=r.float("vad.threshold_db", -42.0, min=-90.0, max=0.0),
+        noise_margin_db=r.float("vad.noise_margin_db", 9.0, min=0.0, max=40.0),
+        frame_ms=r.int("vad.frame_ms", 20, min=10, max=50),
+        min_speech_ms=r.int("vad.min_speech_ms", 60, min=0, max=1000),
+        hangover_ms=r.int("vad.hangover_ms", 500, min=0, max=5000),
+        preroll_ms=r.int("vad.preroll_ms", 200, min=0, max=2000),
+    )
+    _check_sub(r, "vad", VadSettings)
+    s = SttSettings(
+        models=models,
+        phone_rate=r.int("phone_rate", d.phone_rate, min=8000, max=48000),
+        resample=resample,
+        dither=r.float("dither", d.dither, min=0.0, max=10.0),
+        beam=r.float("beam", None, min=1.0, max=50.0),
+        max_active=r.int("max_active", None, min=100, max=100000),
+        partials=r.bool("partials", d.partials),
+        endpoint=endpoint,
+        vad=vad,
+        max_streams=r.int("max_streams", d.max_streams, min=1, max=10000),
+        threads=r.int("threads", d.threads, min=0, max=256),
+        max_alternatives=r.int("max_alternatives", d.max_alternatives, min=0, max=20),
+        max_file_seconds=r.float("max_file_seconds", d.max_file_seconds, min=1.0),
+        low_confidence=r.float("low_confidence", d.low_confidence, min=0.0, max=1.0),
+        work_dir=r.path("work_dir", str(d.work_dir)),
+    )
+    r.done(known=KNOWN_KEYS)
+    return s
+
+
+def _read_models(r: SectionReader, config: Config) -> dict[int, Path | None]:
+    raw = r.mapping("models", None)
+    if raw is None:
+        return {16000: None, 8000: None}
+    models: dict[int, Path | None] = {}
+    for key, value in raw.items():
+        try:
+            rate = int(key)
+        except (TypeError, ValueError):
+            r.error(f"models.{key}", "keys are sample rates in Hz, like 8000 or 16000")
+            continue
+        if not 8000 <= rate <= 48000:
+            r.error(f"models.{key}", f"sample rate must be between 8000 and 48000, got {rate}")
+        elif value is None:
+            models[rate] = None
+        elif not isinstance(value, str):
+            r.error(f"models.{key}", f"expected a model folder path or null (bundled model), got {value!r}")
+        else:
+            path = config.resolve(value)
+            if not path.is_dir():
+                r.error(f"models.{key}", f"model folder does not exist: {path}")
+            models[rate] = path
+    if not models:
+        r.error("models", "at least one sample rate must be configured")
+    return models
+
+
+def _check_sub(r: SectionReader, name: str, cls: type) -> None:
+    sub = r.data.get(name)
+    if sub is None:
+        return
+    if not isinstance(sub, dict):
+        r.error(name, f"expected a mapping, got {sub!r}")
+        return
+    known = set(cls.__dataclass_fields__)
+    for key in sub:
+        if key not in known:
+            r.error(f"{name}.{key}", f"unknown key (known: {', '.join(sorted(known))})")

@@ -1,0 +1,346 @@
+"""Vosk recognition: one loaded model per configured sample rate, one `RecognitionStream` per call.
+
+`RecognitionStream.accept` blocks (Vosk decodes in C with the GIL released); async callers go through
+`DecodePool.run`, a thread pool sized to the cores. An energy gate (`stt.vad`) keeps silence away from
+the decoder and ends utterances; Vosk's own endpoint rules still apply inside long speech.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soxr
+import vosk
+
+from callbot.config import Config
+from callbot.events import Transcript, Word
+from stt import AudioError, ModelError, SttCapacityError, SttError
+from stt.config import SttSettings, read_stt_settings
+from stt.models import bundled_model_path, derived_model, model_rate
+from stt.vad import EnergyGate, SpeechAudio
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    path: Path  # the derived folder actually loaded
+    source: Path  # the configured (or bundled) folder
+    rate: int  # the rate the model was trained on
+    model: vosk.Model
+
+
+def load_model(source: Path | None, settings: SttSettings) -> LoadedModel:
+    """Load `source` (None: the bundled Korean model) through a derived folder carrying the settings."""
+    src = source or bundled_model_path()
+    folder = derived_model(src, settings)
+    vosk.SetLogLevel(-1)
+    try:
+        model = vosk.Model(str(folder))
+    except Exception as exc:  # vosk raises a bare Exception("Failed to create a model")
+        raise ModelError(f"{src}: Vosk failed to load the model ({exc})") from exc
+    logger.info("stt.model.loaded source=%s rate=%d", src, model_rate(src))
+    return LoadedModel(path=folder, source=src, rate=model_rate(src), model=model)
+
+
+@dataclass
+class _Decoder:
+    """A Vosk recognizer and its clock: Vosk times words by all the audio it was ever given."""
+
+    rec: vosk.KaldiRecognizer
+    key: tuple[int, int]  # (model id, input rate): which streams may reuse it
+    seconds: float = 0.0
+
+
+class SpeechRecognizer:
+    """Holds the loaded models (shared by every call) and hands out per-call streams within capacity.
+
+    Recognizers of finished calls are kept and reused: a Vosk recognizer caches the parts of the
+    decoding graph it has expanded, so a fresh one decodes its first utterances several times slower.
+    """
+
+    def __init__(self, settings: SttSettings, models: dict[int, LoadedModel]) -> None:
+        if not models:
+            raise ModelError("no speech model configured (stt.models is empty)")
+        self.settings = settings
+        self.models = models
+        self.pool = DecodePool(settings.thread_count)
+        self._lock = threading.Lock()
+        self._active = 0
+        self._idle: list[_Decoder] = []
+
+    @classmethod
+    def from_config(cls, config: Config) -> SpeechRecognizer:
+        return cls.from_settings(read_stt_settings(config))
+
+    @classmethod
+    def from_settings(cls, settings: SttSettings) -> SpeechRecognizer:
+        """Load each configured model once; rates configured with the same folder share one model."""
+        loaded: dict[Path | None, LoadedModel] = {}
+        models: dict[int, LoadedModel] = {}
+        for rate, source in settings.models.items():
+            key = source.resolve() if source else None
+            if key not in loaded:
+                loaded[key] = load_model(source, settings)
+            models[rate] = loaded[key]
+        return cls(settings, models)
+
+    @property
+    def active_streams(self) -> int:
+        return self._active
+
+    def stream(self, sample_rate: int, grammar: list[str] | None = None) -> RecognitionStream:
+        """A new recognizer for one call's audio at `sample_rate`; `SttCapacityError` when full."""
+        model = self.models.get(sample_rate)
+        if model is None:
+            rates = ", ".join(str(r) for r in sorted(self.models))
+            raise SttError(f"no speech model for {sample_rate} Hz audio (stt.models has: {rates})")
+        with self._lock:
+            if self._active >= self.settings.max_streams:
+                raise SttCapacityError(
+                    f"all {self.settings.max_streams} recognition streams are in use (stt.max_streams)"
+                )
+            self._active += 1
+        try:
+            return RecognitionStream(self, model, sample_rate, grammar)
+        except BaseException:
+            self._release(None)
+            raise
+
+    def close(self) -> None:
+        self.pool.close()
+        with self._lock:
+            self._idle.clear()
+
+    def _release(self, decoder: _Decoder | None) -> None:
+        with self._lock:
+            self._active = max(0, self._active - 1)
+            if decoder is not None and len(self._idle) < self.settings.max_streams:
+                self._idle.append(decoder)
+
+    def _reuse(self, key: tuple[int, int]) -> _Decoder | None:
+        with self._lock:  # the most recently used first: its graph cache is the warmest
+            for i in range(len(self._idle) - 1, -1, -1):
+                if self._idle[i].key == key:
+                    return self._idle.pop(i)
+        return None
+
+
+class RecognitionStream:
+    """One caller's audio -> partial and final `Transcript`s. Not shared between threads at once."""
+
+    def __init__(
+        self, owner: SpeechRecognizer, model: LoadedModel, sample_rate: int, grammar: list[str] | None
+    ) -> None:
+        s = owner.settings
+        self.sample_rate = sample_rate
+        self._owner = owner
+        self._model = model
+        self._grammar = json.dumps(grammar, ensure_ascii=False) if grammar else None
+        self._via_soxr = sample_rate != model.rate and s.resample == "soxr"
+        self._gate = EnergyGate(s.vad, sample_rate) if s.vad.enabled else None
+        self._lock = threading.Lock()
+        self._closed = False
+        self._offset = 0.0  # seconds to add to decoder times to get input-stream times
+        self._position = 0  # input samples received
+        self._pending = False  # audio decoded since the last final
+        self._last_partial = ""
+        self._decoder = self._new_decoder()
+        self._rec = self._decoder.rec
+        self._resampler = self._new_resampler()
+
+    def accept(self, pcm16: bytes) -> list[Transcript]:
+        """Decode a chunk of 16-bit mono PCM; returns new partials (changed text only) and finals."""
+        if len(pcm16) % 2:
+            raise AudioError(f"PCM16 chunk has an odd number of bytes ({len(pcm16)})")
+        with self._lock:
+            self._check_open()
+            start = self._position
+            self._position += len(pcm16) // 2
+            if self._gate is None:
+                return self._decode(pcm16, start)
+            out: list[Transcript] = []
+            for event in self._gate.push(pcm16):
+                if isinstance(event, SpeechAudio):
+                    out.extend(self._decode(event.pcm, event.start))
+                elif (final := self._finish()) is not None:
+                    out.append(final)
+            return out
+
+    def flush(self) -> Transcript | None:
+        """End of input: the final transcript of whatever is still undecided, if anything was said."""
+        with self._lock:
+            self._check_open()
+            if self._gate is not None:
+                for event in self._gate.flush():
+                    if isinstance(event, SpeechAudio):
+                        self._decode(event.pcm, event.start)
+            return self._finish()
+
+    def reset(self) -> None:
+        """Drop the current utterance (e.g. the caller barged in on a prompt) and start afresh."""
+        with self._lock:
+            self._check_open()
+            self._rec.FinalResult()  # (not Reset: a finalized recognizer restarts its clock cleanly)
+            if self._gate is not None:
+                self._gate.reset()
+                self._gate._position = self._position
+            self._resampler = self._new_resampler()
+            self._pending = False
+            self._last_partial = ""
+
+    def close(self) -> None:
+        """Give the capacity slot (and the recognizer, for reuse) back; idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            reusable = self._grammar is None
+            if reusable and self._pending:
+                self._flush_resampler()
+                self._rec.FinalResult()
+            self._owner._release(self._decoder if reusable else None)
+
+    def __enter__(self) -> RecognitionStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise SttError("recognition stream is closed")
+
+    def _new_decoder(self) -> _Decoder:
+        rate = self._model.rate if self._via_soxr else self.sample_rate
+        key = (id(self._model.model), self.sample_rate)
+        if self._grammar is None and (reused := self._owner._reuse(key)) is not None:
+            return reused
+        model = self._model.model
+        try:
+            rec = (
+                vosk.KaldiRecognizer(model, rate, self._grammar)
+                if self._grammar
+                else vosk.KaldiRecognizer(model, rate)
+            )
+        except Exception as exc:
+            raise ModelError(f"{self._model.source}: cannot create a recognizer ({exc})") from exc
+        rec.SetWords(True)
+        if self._owner.settings.max_alternatives:
+            rec.SetMaxAlternatives(self._owner.settings.max_alternatives)
+        return _Decoder(rec=rec, key=key)
+
+    def _new_resampler(self) -> soxr.ResampleStream | None:
+        if not self._via_soxr:
+            return None
+        return soxr.ResampleStream(self.sample_rate, self._model.rate, 1, dtype="int16", quality="HQ")
+
+    def _decode(self, pcm: bytes, start: int) -> list[Transcript]:
+        if not self._pending:  # a new utterance: map decoder time back to input time
+            self._offset = start / self.sample_rate - self._decoder.seconds
+        self._decoder.seconds += len(pcm) / 2 / self.sample_rate
+        self._pending = True
+        data = pcm
+        if self._resampler is not None:
+            data = self._resampler.resample_chunk(np.frombuffer(pcm, dtype="<i2")).tobytes()
+        if self._rec.AcceptWaveform(data):
+            self._pending = False
+            self._last_partial = ""
+            final = self._parse(json.loads(self._rec.Result()))
+            return [final] if final.text else []
+        if not self._owner.settings.partials:
+            return []
+        text = json.loads(self._rec.PartialResult()).get("partial", "")
+        if not text or text == self._last_partial:
+            return []
+        self._last_partial = text
+        return [Transcript(text=text, final=False)]
+
+    def _finish(self) -> Transcript | None:
+        if not self._pending:
+            return None
+        if self._resampler is not None:
+            self._flush_resampler()
+        self._pending = False
+        self._last_partial = ""
+        final = self._parse(json.loads(self._rec.FinalResult()))
+        return final if final.text else None
+
+    def _flush_resampler(self) -> None:
+        """Push the soxr stream's delayed samples into the decoder (already counted on its clock)."""
+        if self._resampler is None:
+            return
+        tail = self._resampler.resample_chunk(np.zeros(0, dtype=np.int16), last=True)
+        self._resampler = self._new_resampler()
+        if tail.size:
+            self._rec.AcceptWaveform(tail.tobytes())
+
+    def _parse(self, result: dict[str, Any]) -> Transcript:
+        return parse_result(result, self._offset)
+
+
+def parse_result(result: dict[str, Any], offset: float = 0.0) -> Transcript:
+    """A Vosk final result (plain, or n-best `alternatives`) -> a final `Transcript`.
+
+    Plain results: confidence is the mean word confidence. N-best results carry total lattice scores;
+    they are turned into posteriors over the listed alternatives, and the best one's is the confidence.
+    """
+    if "alternatives" in result:
+        alts = [a for a in result["alternatives"] if a.get("text")]
+        if not alts:
+            return Transcript(text="", final=True)
+        scores = [float(a.get("confidence", 0.0)) for a in alts]
+        top = max(scores)
+        weights = [math.exp(s - top) for s in scores]
+        total = sum(weights)
+        posts = [w / total for w in weights]
+        words = _words(alts[0].get("result", []), offset, posts[0])
+        return Transcript(
+            text=alts[0]["text"],
+            final=True,
+            confidence=posts[0],
+            words=words,
+            alternatives=tuple((a["text"], p) for a, p in zip(alts, posts, strict=True)),
+        )
+    words = _words(result.get("result", []), offset, None)
+    conf = sum(w.confidence for w in words) / len(words) if words else 0.0
+    return Transcript(text=result.get("text", ""), final=True, confidence=conf, words=words)
+
+
+def _words(items: list[dict[str, Any]], offset: float, default_conf: float | None) -> tuple[Word, ...]:
+    return tuple(
+        Word(
+            word=w["word"],
+            start=round(float(w["start"]) + offset, 3),
+            end=round(float(w["end"]) + offset, 3),
+            confidence=float(w.get("conf", default_conf if default_conf is not None else 0.0)),
+        )
+        for w in items
+    )
+
+
+class DecodePool:
+    """A bounded thread pool for blocking decoder calls, sized to the cores."""
+
+    def __init__(self, threads: int) -> None:
+        self.threads = threads
+        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="stt-decode")
+
+    async def run(self, stream: RecognitionStream, pcm: bytes) -> list[Transcript]:
+        """`stream.accept(pcm)` off the event loop. Await each call before sending the next chunk."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, stream.accept, pcm)
+
+    async def flush(self, stream: RecognitionStream) -> Transcript | None:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, stream.flush)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,270 @@
+"""Derived Vosk model folders whose `graph/Gr.fst` is a domain language model.
+
+`callbot train` calls `build_from_examples_csv` (or `build_domain_model` with its own texts) to write a
+model folder next to the trained bots: every file of the base model is a symlink except `graph/Gr.fst`
+(the domain n-gram), `graph/words.txt` (the original word table, needed because the new graph carries
+no symbols) and, by default, `conf/mfcc.conf` (dither off, so evaluations are reproducible).
+`build_named_models` builds one folder per named text set (e.g. a reservation-form LM for that
+dialogue state).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from stt.lm.errors import LmError
+from stt.lm.fstio import write_vector_fst
+from stt.lm.model_path import check_model_folder
+from stt.lm.ngram import build_fst, estimate_witten_bell
+from stt.lm.segment import Segmenter
+from stt.lm.vocab import read_vocabulary, write_words_txt
+
+logger = logging.getLogger(__name__)
+
+REPORT_NAME = "lm_report.json"
+GRAPH = "graph/Gr.fst"
+WORDS = "graph/words.txt"
+MFCC = "conf/mfcc.conf"
+# Larger Vosk models rescore lattices with the general LM from these folders: that would undo the domain
+# graph, so a derived model leaves them out.
+NOT_LINKED = frozenset({"rescore", "rnnlm"})
+
+
+@dataclass(frozen=True)
+class LmReport:
+    """What a build produced: counts of the text, size of the graph, time taken."""
+
+    out_dir: str
+    base_model: str
+    sentences: int  # sentences with at least one vocabulary word
+    empty_sentences: int  # sentences left with no word after normalization
+    tokens: int
+    oov: int  # eojeols with characters no vocabulary word covers (dropped)
+    states: int
+    arcs: int
+    size_bytes: int
+    seconds: float
+    order: int
+    general_weight: float
+    dither_zero: bool
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def build_domain_model(
+    base_model: Path,
+    texts: Iterable[str],
+    out_dir: Path,
+    *,
+    general_weight: float = 0.05,
+    order: int = 3,
+    dither_zero: bool = True,
+) -> LmReport:
+    """Build a derived model folder at `out_dir` whose language model is estimated from `texts`.
+
+    The folder is built next to `out_dir` and renamed into place; on any failure the previous folder is
+    left as it was. Raises LmError for a bad base model, no usable text or an unwritable destination.
+    """
+    started = time.perf_counter()
+    base = Path(base_model).absolute()
+    out = Path(out_dir).absolute()
+    check_model_folder(base)
+    _check_destination(base, out)
+    vocab = read_vocabulary(base / GRAPH)
+
+    segmenter = Segmenter(vocab)
+    sentences: list[list[int]] = []
+    empty = 0
+    for text in texts:
+        words = segmenter.words(text)
+        if words:
+            sentences.append([vocab.ids[w] for w in words])
+        else:
+            empty += 1
+    segmenter.log_summary()
+    if not sentences:
+        raise LmError(f"no usable text for the domain language model of {out}: every sentence was empty")
+
+    model = estimate_witten_bell(
+        sentences,
+        bos=vocab.bos_id,
+        eos=vocab.eos_id,
+        general_ids=vocab.general_ids(),
+        general_weight=general_weight,
+        order=order,
+    )
+    fst = build_fst(model)
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
+    try:
+        tmp.chmod(0o755)
+        replaced = {GRAPH, WORDS, *NOT_LINKED} | ({MFCC} if dither_zero else set())
+        _link_tree(base, tmp, replaced)
+        size = write_vector_fst(fst, tmp / GRAPH)
+        write_words_txt(vocab, tmp / WORDS)
+        if dither_zero:
+            _write_mfcc_without_dither(base / MFCC, tmp / MFCC)
+        report = LmReport(
+            out_dir=str(out),
+            base_model=str(base),
+            sentences=len(sentences),
+            empty_sentences=empty,
+            tokens=segmenter.stats.tokens,
+            oov=segmenter.stats.oov,
+            states=fst.num_states,
+            arcs=fst.num_arcs,
+            size_bytes=size,
+            seconds=round(time.perf_counter() - started, 3),
+            order=order,
+            general_weight=general_weight,
+            dither_zero=dither_zero,
+        )
+        (tmp / REPORT_NAME).write_text(json.dumps(report.to_dict(), indent=2), encoding="utf-8")
+        _swap_into_place(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    logger.info(
+        "stt.lm.built out=%s sentences=%d tokens=%d oov=%d states=%d arcs=%d bytes=%d seconds=%.2f",
+        out,
+        report.sentences,
+        report.tokens,
+        report.oov,
+        report.states,
+        report.arcs,
+        report.size_bytes,
+        report.seconds,
+    )
+    return report
+
+
+def read_examples_texts(
+    csv_path: Path, *, splits: Collection[str] | None = ("train",), domains: Collection[str] | None = None
+) -> list[str]:
+    """The `text` column of `build/examples.csv`, filtered by `split` and `domain` when those are given."""
+    path = Path(csv_path)
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            reader = csv.DictReader(f)
+            columns = reader.fieldnames or []
+            if "text" not in columns:
+                raise LmError(f"{path}: no 'text' column (columns: {', '.join(columns) or 'none'})")
+            texts = []
+            for row in reader:
+                if splits is not None and "split" in columns and row.get("split") not in splits:
+                    continue
+                if domains is not None and row.get("domain") not in domains:
+                    continue
+                if row.get("text"):
+                    texts.append(row["text"])
+    except OSError as exc:
+        raise LmError(f"cannot read examples {path}: {exc.strerror}") from exc
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise LmError(f"{path}: unreadable CSV ({exc})") from exc
+    return texts
+
+
+def build_from_examples_csv(
+    csv_path: Path,
+    base_model: Path,
+    out_dir: Path,
+    *,
+    splits: Collection[str] | None = ("train",),
+    domains: Collection[str] | None = None,
+    general_weight: float = 0.05,
+    order: int = 3,
+    dither_zero: bool = True,
+) -> LmReport:
+    """`build_domain_model` over the texts of `build/examples.csv` (train split, all domains by default)."""
+    texts = read_examples_texts(csv_path, splits=splits, domains=domains)
+    if not texts:
+        raise LmError(f"{csv_path}: no example texts for splits={splits} domains={domains}")
+    return build_domain_model(
+        base_model, texts, out_dir, general_weight=general_weight, order=order, dither_zero=dither_zero
+    )
+
+
+def build_named_models(
+    base_model: Path,
+    text_sets: Mapping[str, Iterable[str]],
+    out_root: Path,
+    *,
+    general_weight: float = 0.05,
+    order: int = 3,
+    dither_zero: bool = True,
+) -> dict[str, LmReport]:
+    """One derived model folder `out_root/<name>` per named text set (e.g. per dialogue state)."""
+    reports = {}
+    for name, texts in text_sets.items():
+        if not name or "/" in name or name.startswith("."):
+            raise LmError(f"bad language model name {name!r}: use a plain folder name")
+        reports[name] = build_domain_model(
+            base_model,
+            texts,
+            Path(out_root) / name,
+            general_weight=general_weight,
+            order=order,
+            dither_zero=dither_zero,
+        )
+    return reports
+
+
+def _check_destination(base: Path, out: Path) -> None:
+    if out.resolve() == base.resolve() or base.resolve() in out.resolve().parents:
+        raise LmError(f"{out}: the derived model cannot be written into the base model {base}")
+    if out.exists() and not out.is_dir():
+        raise LmError(f"{out}: exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / REPORT_NAME).is_file():
+        raise LmError(
+            f"{out}: a non-empty folder that is not a derived model ({REPORT_NAME} missing); not replaced"
+        )
+
+
+def _link_tree(src: Path, dst: Path, replaced: set[str], prefix: str = "") -> None:
+    """Mirror `src` in `dst` with symlinks, descending only into folders that hold a replaced file."""
+    for entry in sorted(src.iterdir()):
+        rel = f"{prefix}{entry.name}"
+        if rel in replaced:
+            continue
+        target = dst / entry.name
+        if entry.is_dir() and any(r.startswith(rel + "/") for r in replaced):
+            target.mkdir()
+            _link_tree(entry, target, replaced, rel + "/")
+        else:
+            target.symlink_to(entry.resolve())
+    for rel in replaced:
+        if rel.startswith(prefix) and "/" in rel[len(prefix) :]:
+            (dst / rel[len(prefix) :]).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _write_mfcc_without_dither(src: Path, dst: Path) -> None:
+    lines = [ln for ln in src.read_text(encoding="utf-8").splitlines() if not ln.startswith("--dither")]
+    dst.write_text("\n".join([*lines, "--dither=0"]) + "\n", encoding="utf-8")
+
+
+def _swap_into_place(tmp: Path, out: Path) -> None:
+    """Rename the finished folder to `out`; the previous one is moved aside first and removed after."""
+    old = None
+    if out.exists():
+        old = out.parent / f".{out.name}.old-{os.getpid()}"
+        shutil.rmtree(old, ignore_errors=True)
+        os.rename(out, old)
+    try:
+        os.rename(tmp, out)
+    except OSError as exc:
+        if old is not None:
+            os.rename(old, out)
+        raise LmError(f"cannot move the new model into {out}: {exc.strerror}") from exc
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

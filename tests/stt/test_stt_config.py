@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from callbot.config import ConfigError, load_config
+from stt.config import SttSettings, read_stt_settings
+from stt.models import bundled_model_path, derived_model, model_rate
+
+
+def _config(tmp_path: Path, stt: dict) -> Path:
+    path = tmp_path / "callbot.yml"
+    path.write_text(yaml.safe_dump({"stt": stt}, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def test_defaults_without_a_file(tmp_path: Path) -> None:
+    s = read_stt_settings(load_config(_config(tmp_path, {})))
+    assert s.models == {16000: None, 8000: None}
+    assert s.resample == "vosk" and s.dither == 0.0 and s.vad.enabled
+    assert s.work_dir == tmp_path / "var" / "stt"
+
+
+def test_the_project_file_section_is_valid() -> None:
+    s = read_stt_settings(load_config(Path(__file__).parents[2] / "callbot.yml"))
+    assert set(s.models) == {16000, 8000}
+
+
+def test_every_bad_key_is_reported_at_once(tmp_path: Path) -> None:
+    bad = {
+        "models": {"fast": None, 16000: str(tmp_path / "nowhere")},
+        "resample": "magic",
+        "max_streams": 0,
+        "vad": {"hangover_ms": "long", "colour": "red"},
+        "endpoint": {"trailing_silence": -1},
+        "low_confidence": 2,
+        "surprise": True,
+    }
+    with pytest.raises(ConfigError) as err:
+        read_stt_settings(load_config(_config(tmp_path, bad)))
+    message = str(err.value)
+    for key in (
+        "stt.models.fast", "stt.models.16000", "stt.resample", "stt.max_streams", "stt.vad.hangover_ms",
+        "stt.vad.colour", "stt.endpoint.trailing_silence", "stt.low_confidence", "stt.surprise",
+    ):  # fmt: skip
+        assert key in message, key
+    assert str(tmp_path / "callbot.yml") in message
+
+
+def test_model_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
+    (tmp_path / "lm-model").mkdir()
+    s = read_stt_settings(load_config(_config(tmp_path, {"models": {8000: "lm-model", 16000: None}})))
+    assert s.models == {8000: tmp_path / "lm-model", 16000: None}
+
+
+def test_derived_model_folder_carries_the_settings(tmp_path: Path) -> None:
+    settings = SttSettings(work_dir=tmp_path, beam=8.0)
+    folder = derived_model(bundled_model_path(), settings)
+    mfcc = (folder / "conf" / "mfcc.conf").read_text()
+    model = (folder / "conf" / "model.conf").read_text()
+    assert "--dither=0" in mfcc and "--num-ceps=40" in mfcc
+    assert "--beam=8" in model and "--beam=10.0" not in model
+    assert "--endpoint.rule2.min-trailing-silence=0.5" in model
+    assert (folder / "am" / "final.mdl").is_file() and (folder / "graph").is_dir()
+    assert derived_model(bundled_model_path(), settings) == folder  # reused, not rebuilt
+    assert derived_model(bundled_model_path(), SttSettings(work_dir=tmp_path, beam=9.0)) != folder
+    assert model_rate(folder) == 16000
+
+
+def test_a_folder_that_is_not_a_model_is_refused(tmp_path: Path) -> None:
+    from stt import ModelError
+
+    (tmp_path / "conf").mkdir()
+    with pytest.raises(ModelError, match="missing am/final.mdl"):
+        derived_model(tmp_path, SttSettings(work_dir=tmp_path / "work"))
