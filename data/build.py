@@ -183,6 +183,8 @@ def _augment(examples: list[Example], settings: DataSettings, step: Progress) ->
         queues: dict[str, deque[Example]] = {k: deque() for k in GENERATED_KINDS}
         for parent in parents:
             for v in augmenter.variants(parent.text):
+                if v.kind != "casual" and parent.intent in aug.casual_only_intents:
+                    continue
                 text = for_training(v.text)
                 key = dedupe_key(text)
                 if not text or key in taken:

@@ -31,6 +31,9 @@ class AugmentSettings:
     clipped: bool = True
     asr: bool = True
     max_generated_per_real: float = 1.5
+    # Intents that get only casual variants: clipped or recognizer-style fragments of chit-chat
+    # ("몇 시", "주차") overlap short business questions and teach the rejection class to take them.
+    casual_only_intents: tuple[str, ...] = ("common_out_of_scope",)
 
 
 @dataclass(frozen=True)
@@ -84,9 +87,10 @@ class DataSettings:
             clipped=r.bool("augment.clipped", True),
             asr=r.bool("augment.asr", True),
             max_generated_per_real=r.float("augment.max_generated_per_real", 1.5, min=0.0),
+            casual_only_intents=tuple(r.str_list("augment.casual_only_intents", ["common_out_of_scope"])),
         )
         for key in aug:
-            if key not in {"casual", "clipped", "asr", "max_generated_per_real"}:
+            if key not in {"casual", "clipped", "asr", "max_generated_per_real", "casual_only_intents"}:
                 r.error(f"augment.{key}", "unknown key")
         if isinstance(common, str) and isinstance(domains, list) and common not in domains:
             r.error("common_domain", f"'{common}' is not in data.domains {domains}")
