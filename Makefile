@@ -10,10 +10,17 @@ APT_PACKAGES := espeak-ng sox
 
 .PHONY: run test install system-deps data train serve lint format lock clean check-env
 
+# Without TWILIO_AUTH_TOKEN there is nothing to check webhook signatures against: the local server then
+# runs with the explicit development switch, and says so.
 run: install
 	$(BIN)/callbot --config $(CONFIG) data build
 	$(BIN)/callbot --config $(CONFIG) train
-	$(BIN)/callbot --config $(CONFIG) serve
+	@if [ -z "$$TWILIO_AUTH_TOKEN" ]; then \
+	  echo "TWILIO_AUTH_TOKEN is not set: serving in --insecure-dev mode (unsigned webhooks accepted)."; \
+	  $(BIN)/callbot --config $(CONFIG) serve --insecure-dev; \
+	else \
+	  $(BIN)/callbot --config $(CONFIG) serve; \
+	fi
 
 test: install
 	$(BIN)/ruff check .
@@ -55,7 +62,7 @@ train: install
 	$(BIN)/callbot --config $(CONFIG) train
 
 serve: install
-	$(BIN)/callbot --config $(CONFIG) serve
+	$(BIN)/callbot --config $(CONFIG) serve $(if $(TWILIO_AUTH_TOKEN),,--insecure-dev)
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -310,9 +310,23 @@ def parse_name(text: str) -> str | None:
     # "최지훈이요": after a final consonant the 이 is the copula, not part of the name.
     if len(body) >= 3 and body.endswith("이") and _has_final_consonant(body[-2]):
         body = body[:-1]
-    if not _NAME_RE.match(body) or body in _NOT_NAMES:
+    if not _NAME_RE.match(body) or body in _NOT_NAMES or not _has_surname(body):
         return None
     return body
+
+
+# Common Korean surnames (about 99% of the population); two-syllable ones first.
+_SURNAMES_2 = ("남궁", "황보", "제갈", "선우", "독고", "사공", "서문", "동방")
+_SURNAMES_1 = set(
+    "김이박최정강조윤장임한오서신권황안송류유전홍고문양손배백허남심노하곽성차주우구민진나지엄채원천방공현함"
+    "변염여추도소석선설마길연위표명기반왕금옥육인맹제모탁국어은편용예경봉사부가복태목형피두감음빈동온호범좌"
+    "라란진계"
+)
+
+
+def _has_surname(body: str) -> bool:
+    """Names start with a surname: keeps "끊을게요" or "수고하세요" from passing as a name."""
+    return body.startswith(_SURNAMES_2) or (body[0] in _SURNAMES_1 and len(body) <= 4)
 
 
 _NAME_IN_SENTENCE_RE = re.compile(
