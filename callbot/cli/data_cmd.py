@@ -39,7 +39,7 @@ def build_cmd(
         with Progress(
             TextColumn("{task.description:<8}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
             console=console, transient=True,
-        ) as bar:  # fmt: skip
+        ) as bar:
             tasks: dict[str, int] = {}
 
             def on_progress(stage: str, done: int, total: int) -> None:

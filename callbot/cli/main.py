@@ -38,6 +38,18 @@ def _register() -> None:
     from callbot.cli import stt_cmd
 
     app.add_typer(stt_cmd.app, name="stt")
+    from callbot.cli import nlu_cmd, train_cmd
+
+    app.command("train")(train_cmd.train)
+    app.add_typer(nlu_cmd.app, name="nlu")
+    from callbot.cli import shell_cmd
+
+    app.command("shell")(shell_cmd.shell)
+    from callbot.cli import calls_cmd, serve_cmd, simulate_cmd
+
+    app.command("serve")(serve_cmd.serve)
+    app.add_typer(calls_cmd.app, name="calls")
+    app.command("simulate-call")(simulate_cmd.simulate_call)
 
 
 _register()

@@ -1,0 +1,132 @@
+"""Custom Rasa actions run in-process: rasa-sdk's `ActionExecutor` behind an action endpoint.
+
+Rasa 3.6 runs custom actions (`RemoteAction`) only by POSTing the tracker to an action server. Here
+`InProcessActionEndpoint.request` hands that same JSON to an `ActionExecutor` in this process and
+returns its response, so there is no HTTP server to run. Actions come from a sample's actions folder:
+a Python package whose `__init__.py` defines `create_actions(context: ActionContext) -> list[Action]`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rasa.utils.endpoints import ClientResponseError, EndpointConfig
+from rasa_sdk import Action
+from rasa_sdk.executor import ActionExecutor
+from rasa_sdk.interfaces import ActionExecutionRejection, ActionNotFoundException
+
+from callbot.config import Config
+
+if TYPE_CHECKING:
+    from bot.reservations import ReservationStore
+    from bot.stores import StoreDirectory
+
+logger = logging.getLogger(__name__)
+
+ACTION_ERROR_TEXT = "죄송합니다. 처리 중에 문제가 생겼습니다. 잠시 후 다시 말씀해 주세요."
+
+
+class ActionLoadError(Exception):
+    """The actions folder is missing, fails to import, or does not define `create_actions` properly."""
+
+
+@dataclass(frozen=True)
+class ActionContext:
+    """The services custom actions may use, built once by the runtime from the configuration."""
+
+    config: Config
+    reservations: ReservationStore | None = None
+    stores: StoreDirectory | None = None
+
+
+def import_actions_package(folder: Path) -> Any:
+    """Import the package in `folder` under a unique module name, isolated from other imports."""
+    init = folder / "__init__.py"
+    if not init.is_file():
+        raise ActionLoadError(f"{folder}: not an actions package (no __init__.py)")
+    name = "callbot_actions_" + hashlib.sha1(str(folder.resolve()).encode()).hexdigest()[:12]
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, init, submodule_search_locations=[str(folder)])
+    if spec is None or spec.loader is None:
+        raise ActionLoadError(f"{init}: cannot be imported")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules[name]
+        raise ActionLoadError(f"{init}: import failed: {type(exc).__name__}: {exc}") from exc
+    return module
+
+
+def load_actions(folder: Path | None, context: ActionContext) -> list[Action]:
+    """The actions `create_actions(context)` of the package in `folder` returns (none without a folder)."""
+    if folder is None:
+        return []
+    module = import_actions_package(folder)
+    factory = getattr(module, "create_actions", None)
+    if not callable(factory):
+        raise ActionLoadError(f"{folder / '__init__.py'}: defines no create_actions(context) function")
+    try:
+        actions = list(factory(context))
+    except Exception as exc:
+        raise ActionLoadError(f"{folder}: create_actions failed: {type(exc).__name__}: {exc}") from exc
+    bad = [repr(a) for a in actions if not isinstance(a, Action)]
+    if bad:
+        raise ActionLoadError(f"{folder}: create_actions returned non-Action objects: {', '.join(bad)}")
+    return actions
+
+
+def build_executor(actions: list[Action]) -> ActionExecutor:
+    executor = ActionExecutor()
+    for action in actions:
+        executor.register_action(action)
+    return executor
+
+
+class InProcessActionEndpoint(EndpointConfig):
+    """An action endpoint for `Agent.load(action_endpoint=...)` that runs actions in this process.
+
+    A rejection (`ActionExecutionRejection`, e.g. a form validation refusing a value) reaches Rasa as
+    the HTTP 400 its `RemoteAction` expects. Any other error in an action is logged with the call id
+    and answered with a polite spoken error, so one failing action never ends the call or the server.
+    """
+
+    def __init__(self, executor: ActionExecutor, error_text: str = ACTION_ERROR_TEXT) -> None:
+        super().__init__(url="in-process://actions")
+        self.executor = executor
+        self.error_text = error_text
+
+    @property
+    def action_names(self) -> list[str]:
+        return sorted(self.executor.actions)
+
+    async def request(
+        self,
+        method: str = "post",
+        subpath: str | None = None,
+        content_type: str | None = "application/json",
+        compress: bool = False,
+        **kwargs: Any,
+    ) -> dict[str, Any] | None:
+        call = kwargs.get("json") or {}
+        name = call.get("next_action")
+        call_id = call.get("sender_id")
+        try:
+            return await self.executor.run(call) or {"events": [], "responses": []}
+        except ActionExecutionRejection as exc:
+            body = json.dumps({"error": exc.message, "action_name": exc.action_name})
+            raise ClientResponseError(400, "rejected", body) from exc
+        except ActionNotFoundException:
+            logger.error("bot.action.not_found call=%s action=%s", call_id, name)
+        except Exception:
+            logger.exception("bot.action.failed call=%s action=%s", call_id, name)
+        return {"events": [], "responses": [{"text": self.error_text}]}

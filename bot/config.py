@@ -1,0 +1,71 @@
+"""The `bot` section of callbot.yml: NLU pipeline, training and rejection settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from callbot.config import Config
+
+TOKENIZERS = ("kiwi", "whitespace")
+
+
+@dataclass(frozen=True)
+class BotSettings:
+    """Validated `bot.*` keys with their defaults."""
+
+    tokenizer: str = "kiwi"
+    epochs: int = 100
+    router_epochs: int = 100
+    random_seed: int = 42
+    transformer_layers: int = 0
+    char_ngrams: tuple[int, int] = (1, 4)
+    memoization: bool = True
+    post_train: tuple[str, ...] = ()
+    out_of_scope_intents: tuple[str, ...] = ("out_of_scope",)
+    calibrate: bool = True
+    min_in_scope_recall: float = 0.97
+    default_router_threshold: float = 0.5
+    default_domain_threshold: float = 0.5
+    build_dir: Path = Path("build")
+    models_dir: Path = Path("models")
+
+    @classmethod
+    def from_config(cls, config: Config) -> BotSettings:
+        """Read and validate `bot.*` (and the `paths.*` keys it needs), reporting every bad key at once."""
+        r = config.reader("bot")
+        d = cls()
+        ngrams = r.value("char_ngrams", list(d.char_ngrams), list, _ngram_check)
+        valid_ngrams = isinstance(ngrams, list) and _ngram_check(ngrams) is None
+        settings = cls(
+            tokenizer=r.str("tokenizer", d.tokenizer, choices=TOKENIZERS),
+            epochs=r.int("epochs", d.epochs, min=1, max=1000),
+            router_epochs=r.int("router_epochs", d.router_epochs, min=1, max=1000),
+            random_seed=r.int("random_seed", d.random_seed, min=0),
+            transformer_layers=r.int("transformer_layers", d.transformer_layers, min=0, max=4),
+            char_ngrams=(ngrams[0], ngrams[1]) if valid_ngrams else d.char_ngrams,
+            memoization=r.bool("memoization", d.memoization),
+            post_train=tuple(r.str_list("post_train", list(d.post_train))),
+            out_of_scope_intents=tuple(r.str_list("out_of_scope_intents", list(d.out_of_scope_intents))),
+            calibrate=r.bool("calibrate", d.calibrate),
+            min_in_scope_recall=r.float("min_in_scope_recall", d.min_in_scope_recall, min=0.5, max=1.0),
+            default_router_threshold=r.float("router_threshold", d.default_router_threshold, min=0, max=1),
+            default_domain_threshold=r.float("domain_threshold", d.default_domain_threshold, min=0, max=1),
+            build_dir=_path(config, "build_dir", "build"),
+            models_dir=_path(config, "models_dir", "models"),
+        )
+        # No `known=`: the runtime reads more `bot.*` keys (bot.routing.RoutingSettings) from this section.
+        r.done()
+        return settings
+
+
+def _ngram_check(v: list) -> str | None:
+    ok = len(v) == 2 and all(isinstance(x, int) and not isinstance(x, bool) for x in v) and 1 <= v[0] <= v[1]
+    return None if ok else f"expected [min, max] with 1 <= min <= max, got {v!r}"
+
+
+def _path(config: Config, key: str, default: str) -> Path:
+    r = config.reader("paths")
+    p = r.path(key, default)
+    r.done()
+    return p

@@ -1,0 +1,1 @@
+"""Korean NLU parts: the Kiwi tokenizer (a Rasa graph component), the rejection decision, parsing."""

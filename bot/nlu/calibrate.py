@@ -1,0 +1,71 @@
+"""Choosing rejection thresholds on held-out data.
+
+Per layer, the threshold is the confidence below which only a small share (`1 - min_recall`) of the
+correct in-scope answers fall: it keeps in-scope accuracy while rejecting what the models are unsure
+of, which is where out-of-scope turns land. Domains with too few held-out answers share the pooled
+threshold of all domains; with too few answers overall the configured defaults stay.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from typing import Any
+
+from bot.nlu.decision import Thresholds
+from bot.nlu.parser import ParseResult
+
+MIN_PER_DOMAIN = 15
+MIN_ROWS = 30  # fewer correct held-out answers than this: a quantile means little, keep the defaults
+
+
+@dataclass(frozen=True)
+class Labelled:
+    """A held-out text with its gold labels and its parse (made with all thresholds at zero)."""
+
+    domain: str | None
+    intent: str
+    result: ParseResult
+
+
+def calibrate(
+    rows: list[Labelled], base: Thresholds, min_recall: float, max_threshold: float = 0.95
+) -> tuple[Thresholds, dict[str, Any]]:
+    """Thresholds from `rows`, plus figures on how they split in-scope and out-of-scope turns."""
+    in_scope = [r for r in rows if not base.is_out_of_scope(r.intent)]
+    routed_right = [r for r in in_scope if r.domain and r.result.decision.domain == r.domain]
+    router_confs = [r.result.decision.router_confidence for r in routed_right]
+    router_t = _quantile(router_confs, 1 - min_recall) if len(router_confs) >= MIN_ROWS else None
+    by_domain: dict[str, list[float]] = defaultdict(list)
+    for r in routed_right:
+        if r.result.decision.intent == r.intent:
+            by_domain[r.domain].append(r.result.decision.confidence)  # type: ignore[index]
+    all_confs = [c for cs in by_domain.values() for c in cs]
+    pooled = _quantile(all_confs, 1 - min_recall) if len(all_confs) >= MIN_ROWS else None
+    domains = {
+        name: min(_quantile(cs, 1 - min_recall) or 0.0, max_threshold)
+        for name, cs in by_domain.items()
+        if len(cs) >= MIN_PER_DOMAIN and pooled is not None
+    }
+    thresholds = replace(
+        base,
+        router=min(router_t, max_threshold) if router_t is not None else base.router,
+        domain_default=min(pooled, max_threshold) if pooled is not None else base.domain_default,
+        domains=domains,
+    )
+    return thresholds, {
+        "rows": len(rows),
+        "in_scope_rows": len(in_scope),
+        "out_of_scope_rows": len(rows) - len(in_scope),
+        "min_recall": min_recall,
+    }
+
+
+def _quantile(values: list[float], q: float) -> float | None:
+    """The lower empirical q-quantile (a value that occurs in `values`), None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    index = max(0, min(len(ordered) - 1, int(q * len(ordered))))
+    # Just below the chosen value so that value itself is still accepted.
+    return max(0.0, ordered[index] - 1e-6)

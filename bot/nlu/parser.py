@@ -1,0 +1,81 @@
+"""Router + domain parsing over a loaded model set: the NLU half of a turn, shared by eval and training.
+
+Loads every Rasa Agent of a `ModelSet` once; `parse(text)` routes the text, parses it with the chosen
+domain's model and applies `decide`. Agent loading and parsing are CPU-bound; callers in an event loop
+that must stay responsive run `NluModels.load` in a thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.models import ROUTER, ModelSet
+from bot.nlu.decision import Decision, Thresholds, decide
+
+logger = logging.getLogger(__name__)
+
+
+class ModelLoadError(Exception):
+    """A trained model archive could not be loaded."""
+
+
+@dataclass(frozen=True)
+class ParseResult:
+    """One text's full NLU result: the raw parses of both layers and the decision."""
+
+    text: str
+    router: Mapping[str, Any]
+    domain: Mapping[str, Any] | None
+    decision: Decision
+
+
+class NluModels:
+    """The router Agent and one Agent per domain, loaded once and used for many texts."""
+
+    def __init__(self, router: Any, domains: Mapping[str, Any], thresholds: Thresholds) -> None:
+        self.router = router
+        self.domains = dict(domains)
+        self.thresholds = thresholds
+
+    @classmethod
+    def load(cls, model_set: ModelSet, default_thresholds: Thresholds | None = None) -> NluModels:
+        """Load all agents of a model set; thresholds come from its manifest."""
+        thresholds = Thresholds.from_manifest(model_set.thresholds, default_thresholds)
+        return cls.load_paths(model_set.paths, thresholds)
+
+    @classmethod
+    def load_paths(cls, paths: Mapping[str, Path], thresholds: Thresholds) -> NluModels:
+        router = _load_agent(paths[ROUTER])
+        domains = {name: _load_agent(p) for name, p in paths.items() if name != ROUTER}
+        return cls(router, domains, thresholds)
+
+    async def parse(self, text: str, thresholds: Thresholds | None = None) -> ParseResult:
+        """Route `text`, parse it with the routed domain's model, and decide."""
+        router_parse = await self.router.parse_message(text)
+        name = (router_parse.get("intent") or {}).get("name")
+        agent = self.domains.get(name) if name else None
+        domain_parse = await agent.parse_message(text) if agent is not None else None
+        decision = decide(router_parse, domain_parse, thresholds or self.thresholds)
+        return ParseResult(text, router_parse, domain_parse, decision)
+
+    async def parse_many(self, texts: list[str], thresholds: Thresholds | None = None) -> list[ParseResult]:
+        return [await self.parse(t, thresholds) for t in texts]
+
+
+def _load_agent(path: Path) -> Any:
+    from rasa.core.agent import Agent
+
+    try:
+        agent = Agent.load(str(path))
+    except Exception as exc:  # Rasa raises many kinds here; name the file for the operator
+        raise ModelLoadError(
+            f"{path}: cannot load the Rasa model ({exc}); retrain with `callbot train`"
+        ) from exc
+    if not agent.is_ready():
+        raise ModelLoadError(f"{path}: the Rasa model did not load; retrain with `callbot train`")
+    logger.info("bot.nlu.loaded model=%s", path.name)
+    return agent

@@ -1,0 +1,395 @@
+"""The dialogue runtime: router + one Rasa Agent per domain, in-process, serving many calls at once.
+
+`Bot` owns the loaded model version and the per-domain tracker stores; a `DialogueSession` carries one
+call's routing state. A text turn: choose the parsing domain (sticky form domain, keypad pick, or the
+router model), parse with that domain's model, accept/reject with `decide`, then let the domain's Agent
+run the dialogue. The telephony layer and `callbot shell` drive the same `Bot.handle`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+
+from bot import keypad, routing
+from bot.agents import (
+    LoadedVersion,
+    RasaThread,
+    RuntimeSettings,
+    default_thresholds,
+    load_services,
+    load_version,
+    read_current,
+    slot_values,
+)
+from bot.nlu.decision import Thresholds, decide
+from bot.routing import Escalation, Plan, RoutingSettings, Step
+from bot.session import DialogueSession
+from callbot.config import Config
+from callbot.events import BotAction, BotReply, Dtmf, Silence, UserText
+
+logger = logging.getLogger(__name__)
+
+Event = UserText | Dtmf | Silence
+RETIRE_AFTER_SECONDS = 30.0  # a replaced version's thread outlives any turn that started on it
+
+
+class Bot:
+    """Every domain's Rasa Agent, loaded once, answering the turns of many concurrent calls."""
+
+    def __init__(
+        self,
+        settings: RuntimeSettings,
+        routing_settings: RoutingSettings,
+        endpoint: Any,
+        default_thresholds: Thresholds,
+    ) -> None:
+        self.settings = settings
+        self.default_thresholds = default_thresholds
+        self.routing = routing_settings
+        self.endpoint = endpoint
+        self._retired: list[RasaThread] = []
+        self._trackers: dict[str, Any] = {}  # domain -> tracker store, shared by every version
+        from rasa.core.lock_store import InMemoryLockStore
+
+        self._locks = InMemoryLockStore()
+        self._models: LoadedVersion | None = None
+        self._reload_lock = asyncio.Lock()
+
+    @classmethod
+    async def load(cls, config: Config) -> Bot:
+        """Load the current model version and the sample's actions (Agent loading runs on a thread)."""
+        settings = RuntimeSettings.from_config(config)
+        routing_settings = RoutingSettings.from_config(config)
+        endpoint = await load_services(config, settings)
+        bot = cls(settings, routing_settings, endpoint, default_thresholds(config))
+        try:
+            await bot.reload()
+        except BaseException:
+            bot.close()
+            raise
+        return bot
+
+    # -- public API -------------------------------------------------------------------------------
+
+    @property
+    def version(self) -> str:
+        return self._current.version
+
+    @property
+    def domains(self) -> list[str]:
+        """Loaded domains in menu order (the `data.domains` order of the config)."""
+        return list(self._current.agents)
+
+    def new_session(self, call_id: str) -> DialogueSession:
+        return DialogueSession(call_id=call_id)
+
+    async def greet(self, session: DialogueSession) -> BotReply:
+        """The opening line: the common domain's greeting response, else the configured greeting."""
+        async with session.lock:
+            models = self._current
+            common = self.routing.common_domain
+            greet = self.routing.common_intent("greet")
+            if greet in models.intents.get(common, ()):
+                reply = await self._dialogue(models, session, common, f"/{greet}", None, greet, 1.0)
+                if reply.text:
+                    return self._said(session, reply)
+            return self._said(session, self._fixed(self.routing.texts.greeting, common, greet))
+
+    async def handle(self, session: DialogueSession, event: Event) -> BotReply:
+        """Answer one caller event. An empty reply text means there is nothing to say (a buffered digit)."""
+        async with session.lock:
+            session.turns += 1
+            models = self._current
+            try:
+                if isinstance(event, Dtmf):
+                    reply = await self._digit(models, session, event.digit)
+                elif isinstance(event, UserText) and event.text.strip():
+                    reply = await self._text(models, session, event.text.strip())
+                else:  # Silence, or recognized nothing
+                    reply = self._not_understood(models, session, None, 0.0)
+            except Exception:  # one broken turn hands this call to a person; other calls go on
+                logger.exception("bot.turn.failed call=%s event=%r", session.call_id, event)
+                reply = self._fixed(self.routing.texts.error, None, None, 0.0, BotAction.HANDOFF)
+            logger.info(
+                "bot.turn call=%s domain=%s intent=%s confidence=%.2f action=%s failures=%d",
+                session.call_id,
+                reply.domain,
+                reply.intent,
+                reply.confidence,
+                reply.action.value,
+                session.failures,
+            )
+            return self._said(session, reply) if reply.text else reply
+
+    async def end_session(self, session: DialogueSession) -> None:
+        """Forget the call's dialogue state in every domain's tracker store."""
+        session.ended = True
+        for store in self._trackers.values():
+            store.forget(session.call_id)
+
+    async def reload(self) -> str:
+        """Load the version `models/current` points at and swap it in for new turns; returns it.
+
+        Loading runs on the new version's own thread, so calls keep being answered meanwhile (their
+        first turn after a load may be slower: TensorFlow re-traces graphs when other models load).
+        """
+        async with self._reload_lock:
+            model_set = await asyncio.to_thread(read_current, self.settings.models_dir)
+            if self._models is not None and model_set.version == self._models.version:
+                return model_set.version
+            rasa = RasaThread(f"callbot-rasa-{model_set.version}")
+            try:
+                loaded = await rasa.run(
+                    load_version(
+                        rasa,
+                        model_set,
+                        self.endpoint,
+                        self._trackers,
+                        self._locks,
+                        self.default_thresholds,
+                        self.settings.domain_order,
+                    )
+                )
+            except BaseException:
+                rasa.close()
+                raise
+            old, self._models = self._models, loaded
+            if old is not None:  # turns that started on the old version finish there first
+                self._retired.append(old.rasa)
+                asyncio.get_running_loop().call_later(RETIRE_AFTER_SECONDS, self._retire, old.rasa)
+            logger.info("bot.runtime.version version=%s domains=%s", loaded.version, ",".join(loaded.agents))
+            return loaded.version
+
+    def _retire(self, rasa: RasaThread) -> None:
+        if rasa in self._retired:
+            self._retired.remove(rasa)
+            rasa.close()
+
+    def close(self) -> None:
+        """Stop the Rasa threads; the Bot is unusable afterwards."""
+        for rasa in [*self._retired, *([self._models.rasa] if self._models else [])]:
+            rasa.close()
+        self._retired.clear()
+
+    # -- turns ------------------------------------------------------------------------------------
+
+    @property
+    def _current(self) -> LoadedVersion:
+        if self._models is None:
+            raise RuntimeError("Bot used before a model version was loaded")
+        return self._models
+
+    async def _text(self, models: LoadedVersion, session: DialogueSession, text: str) -> BotReply:
+        target = routing.parse_domain(session.sticky_domain, session.focus_domain)
+        target = target if target in models.agents else None
+        session.focus_domain = None
+        if target is not None:
+            router_parse = None
+            domain_parse = await models.rasa.run(models.agents[target].parse_message(text))
+        else:
+            router_parse = await models.rasa.run(models.router.parse_message(text))
+            routed = (router_parse.get("intent") or {}).get("name")
+            confident = (router_parse.get("intent") or {}).get("confidence", 0) >= models.thresholds.router
+            agent = models.agents.get(routed) if confident else None
+            domain_parse = await models.rasa.run(agent.parse_message(text)) if agent else None
+        decision = decide(router_parse, domain_parse, models.thresholds, domain=target)
+        sticky = session.sticky_domain if session.sticky_domain in models.agents else None
+        plan = routing.plan_text(decision, sticky, self.routing)
+        logger.debug("bot.route call=%s plan=%s reason=%s", session.call_id, plan, decision.reason)
+        return await self._run_plan(models, session, plan, text, domain_parse)
+
+    async def _run_plan(
+        self,
+        models: LoadedVersion,
+        session: DialogueSession,
+        plan: Plan,
+        text: str,
+        parse: dict[str, Any] | None,
+    ) -> BotReply:
+        texts = self.routing.texts
+        if plan.step is Step.NOT_UNDERSTOOD:
+            return self._not_understood(models, session, plan.intent, plan.confidence)
+        if plan.step is Step.HANDOFF:
+            return self._fixed(texts.handoff, plan.domain, plan.intent, plan.confidence, BotAction.HANDOFF)
+        if plan.step is Step.REPEAT:
+            return self._repeat(session)
+        if plan.step is Step.REFUSE:
+            return await self._refuse(models, session, plan)
+        domain = plan.domain or self.routing.common_domain
+        reply = await self._dialogue(models, session, domain, text, parse, plan.intent, plan.confidence)
+        if not reply.text:  # the domain's policies had nothing to say to this
+            return self._not_understood(models, session, plan.intent, plan.confidence)
+        if routing.common_name(plan.intent, self.routing) == routing.GOODBYE:
+            return _with(reply, action=BotAction.HANGUP)
+        return reply
+
+    async def _refuse(self, models: LoadedVersion, session: DialogueSession, plan: Plan) -> BotReply:
+        """The common domain's out-of-scope answer (else the configured refusal); inside a form the
+        question still open is asked again."""
+        prompt = session.form_prompt if session.sticky_domain else None
+        common, intent = self.routing.common_domain, self.routing.common_intent("out_of_scope")
+        reply = self._fixed(self.routing.texts.refusal, common, plan.intent, plan.confidence)
+        if intent in models.intents.get(common, ()):
+            said = await self._dialogue(models, session, common, f"/{intent}", None, intent, plan.confidence)
+            reply = said if said.text else reply
+        if prompt:
+            reply = _with(reply, text=f"{reply.text} {prompt}", fixed=False)
+        return reply
+
+    async def _dialogue(
+        self,
+        models: LoadedVersion,
+        session: DialogueSession,
+        domain: str,
+        message: str,
+        parse: dict[str, Any] | None,
+        intent: str | None,
+        confidence: float,
+    ) -> BotReply:
+        """Let `domain`'s Agent handle the message (with its parse, when that came from this domain)."""
+        agent = models.agents[domain]
+        if parse is not None and not _parsed_by(parse, models.intents[domain]):
+            parse = None
+        channel = CollectingOutputChannel()
+        message_in = UserMessage(message, channel, sender_id=session.call_id, parse_data=parse)
+        messages = await models.rasa.run(agent.handle_message(message_in)) or []
+        tracker = self._trackers[domain].recent.get(session.call_id)
+        session.domains_used.add(domain)
+        self._update_sticky(models, session, domain, tracker)
+        said = [m["text"] for m in messages if m.get("text")]
+        if said:  # understood: the escalation ladder starts over
+            session.failures, session.keypad_menu = 0, False
+            if session.sticky_domain == domain:
+                session.form_prompt = " ".join(said)
+        if intent is None and tracker is not None:
+            intent, confidence = _last_intent(tracker)
+        return BotReply(
+            text=" ".join(said),
+            domain=domain,
+            intent=intent,
+            confidence=confidence,
+            slots=slot_values(tracker),
+            fixed=models.is_fixed(domain, said),
+        )
+
+    def _update_sticky(
+        self, models: LoadedVersion, session: DialogueSession, domain: str, tracker: Any
+    ) -> None:
+        loop = tracker.active_loop_name if tracker is not None else None
+        if loop:
+            session.sticky_domain = domain
+            slot = tracker.get_slot("requested_slot")
+            session.requested_slot = slot
+            numeric = models.number_slots.get(domain, frozenset()) | set(self.routing.number_slots)
+            session.numeric_slot = slot in numeric
+        elif session.sticky_domain == domain:
+            session.sticky_domain = None
+            session.requested_slot = None
+            session.numeric_slot = False
+            session.digits = ""
+
+    async def _digit(self, models: LoadedVersion, session: DialogueSession, digit: str) -> BotReply:
+        sticky = session.sticky_domain if session.sticky_domain in models.agents else None
+        menu = routing.menu_domains(list(models.agents), self.routing)
+        result = keypad.route_digit(
+            digit,
+            buffer=session.digits,
+            menu_offered=session.keypad_menu,
+            sticky_domain=sticky,
+            numeric_slot=session.numeric_slot,
+            menu=menu,
+        )
+        session.digits = result.buffer
+        step, texts = result.step, self.routing.texts
+        if step is keypad.KeyStep.HANDOFF:
+            return self._fixed(texts.handoff, None, "dtmf_0", 1.0, BotAction.HANDOFF)
+        if step is keypad.KeyStep.REPEAT:
+            return self._repeat(session)
+        if step is keypad.KeyStep.MENU:
+            session.keypad_menu = True
+            return self._fixed(routing.keypad_text(menu, self.routing), None, None, 1.0)
+        if step is keypad.KeyStep.PICK and result.domain:
+            session.focus_domain, session.keypad_menu, session.failures = result.domain, False, 0
+            label = self.routing.label(result.domain)
+            return self._fixed(texts.keypad_pick.format(label=label), result.domain, None, 1.0)
+        if step in (keypad.KeyStep.AFFIRM, keypad.KeyStep.DENY) and sticky:
+            intent = self.routing.common_intent(step.value)
+            return await self._dialogue(models, session, sticky, f"/{intent}", None, intent, 1.0)
+        if step is keypad.KeyStep.NUMBER and result.number:
+            if sticky is None:
+                return await self._text(models, session, result.number)
+            message = keypad.number_message(
+                result.number, session.requested_slot, models.intents[sticky], sticky
+            )
+            return await self._dialogue(models, session, sticky, message, None, None, 1.0)
+        return BotReply(text="")  # a buffered digit or a key with no meaning here: say nothing
+
+    # -- fixed replies ----------------------------------------------------------------------------
+
+    def _not_understood(
+        self, models: LoadedVersion, session: DialogueSession, intent: str | None, confidence: float
+    ) -> BotReply:
+        session.failures += 1
+        level = routing.escalate(session.failures, self.routing)
+        texts = self.routing.texts
+        if level is Escalation.HANDOFF:
+            return self._fixed(texts.handoff, None, intent, confidence, BotAction.HANDOFF)
+        if level is Escalation.KEYPAD:
+            session.keypad_menu = True
+            menu = routing.menu_domains(list(models.agents), self.routing)
+            return self._fixed(routing.keypad_text(menu, self.routing), None, intent, confidence)
+        if level is Escalation.CLARIFY:
+            return self._fixed(
+                routing.clarify_text(list(models.agents), self.routing), None, intent, confidence
+            )
+        return self._fixed(texts.reprompt, None, intent, confidence)
+
+    def _repeat(self, session: DialogueSession) -> BotReply:
+        last = session.last_reply
+        if last is None:
+            return self._fixed(self.routing.texts.nothing_to_repeat, None, None, 1.0)
+        return _with(last, action=BotAction.NONE)
+
+    @staticmethod
+    def _fixed(
+        text: str,
+        domain: str | None,
+        intent: str | None,
+        confidence: float = 0.0,
+        action: BotAction = BotAction.NONE,
+    ) -> BotReply:
+        return BotReply(
+            text=text, domain=domain, intent=intent, confidence=confidence, action=action, fixed=True
+        )
+
+    @staticmethod
+    def _said(session: DialogueSession, reply: BotReply) -> BotReply:
+        """Remember what the caller last heard (for `repeat` and for re-asking after a refusal)."""
+        if not reply.text:
+            return reply
+        session.last_reply = reply
+        return reply
+
+
+def _last_intent(tracker: Any) -> tuple[str | None, float]:
+    from rasa.shared.core.events import UserUttered
+
+    # not `get_last_event_for`: it skips the user turns a form consumed
+    event = next((e for e in reversed(tracker.events) if isinstance(e, UserUttered)), None)
+    intent = event.intent if event is not None else {}
+    return intent.get("name"), float(intent.get("confidence") or 0.0)
+
+
+def _parsed_by(parse: dict[str, Any], intents: frozenset[str]) -> bool:
+    """True when the parse's intent belongs to the domain (then the Agent need not parse again)."""
+    return (parse.get("intent") or {}).get("name") in intents
+
+
+def _with(reply: BotReply, **changes: Any) -> BotReply:
+    from dataclasses import replace
+
+    return replace(reply, **changes)

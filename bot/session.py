@@ -1,0 +1,48 @@
+"""One call's dialogue state in the bot runtime: passed to every `Bot` method, never global."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from callbot.events import BotReply
+
+
+@dataclass
+class DialogueSession:
+    """Routing state of one call. Rasa's own dialogue state lives in each domain's tracker store.
+
+    `failures` counts consecutive turns the bot did not understand (the telephony layer may read it);
+    `sticky_domain` is the domain whose form is still active; `digits` buffers keyed digits until `#`.
+    """
+
+    call_id: str
+    failures: int = 0
+    sticky_domain: str | None = None
+    requested_slot: str | None = None
+    numeric_slot: bool = False
+    focus_domain: str | None = None
+    keypad_menu: bool = False
+    digits: str = ""
+    turns: int = 0
+    last_reply: BotReply | None = None
+    form_prompt: str | None = None  # the sticky domain's open question, asked again after a refusal
+    domains_used: set[str] = field(default_factory=set)
+    ended: bool = False
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+
+    def state(self) -> dict[str, Any]:
+        """A JSON-friendly snapshot for logs and the shell's `/state`."""
+        return {
+            "call_id": self.call_id,
+            "turns": self.turns,
+            "failures": self.failures,
+            "sticky_domain": self.sticky_domain,
+            "requested_slot": self.requested_slot,
+            "focus_domain": self.focus_domain,
+            "keypad_menu": self.keypad_menu,
+            "digits": self.digits,
+            "last_reply": self.last_reply.text if self.last_reply else None,
+            "domains_used": sorted(self.domains_used),
+        }

@@ -1,0 +1,145 @@
+"""The dialogue runtime with real tiny Rasa models: router + reservation (with a form) + store + common."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from callbot.events import BotAction, Dtmf, Silence, UserText
+from tests.bot.runtime_models import copy_version, shared_bot
+
+pytestmark = pytest.mark.slow
+
+
+def model_cache(request: pytest.FixtureRequest) -> Path:
+    """Trained tiny models persist between runs (keyed by a hash of their training data)."""
+    cache = getattr(request.config, "cache", None)
+    if cache is not None:
+        return Path(cache.mkdir("callbot-bot-runtime"))
+    return Path(tempfile.gettempdir()) / "callbot-bot-runtime"
+
+
+@pytest.fixture(scope="module")
+def tiny(request, tmp_path_factory):
+    return shared_bot(model_cache(request), tmp_path_factory.mktemp("tinybot"))
+
+
+def talk(bot, session, *events):
+    async def go():
+        return [await bot.handle(session, e if not isinstance(e, str) else UserText(e)) for e in events]
+
+    return asyncio.run(go())
+
+
+def test_greeting_then_a_question_answered_by_its_domain(tiny):
+    bot, _ = tiny
+    assert bot.domains == ["reservation", "store", "common"]
+    session = bot.new_session("call-greet")
+    greeting = asyncio.run(bot.greet(session))
+    assert greeting.text == "안녕하세요, 맛있는 식당입니다. 무엇을 도와드릴까요?"
+    assert greeting.fixed and greeting.domain == "common"
+    (hours,) = talk(bot, session, "영업시간 알려주세요")
+    assert hours.text == "영업시간은 오전 11시부터 오후 10시까지입니다."
+    assert (hours.domain, hours.intent, hours.fixed) == ("store", "store_hours", True)
+    assert hours.confidence >= 0.4 and hours.action is BotAction.NONE
+
+
+def test_a_form_completes_over_several_turns_and_yes_stays_in_the_domain(tiny):
+    bot, folder = tiny
+    session = bot.new_session("call-form")
+    ask, confirm, done = talk(bot, session, "예약하고 싶어요", "4명이요", "네")
+    assert ask.text == "몇 분이 오시나요?" and ask.domain == "reservation"
+    assert confirm.text == "4명으로 예약할까요?"
+    assert confirm.slots == {"party_size": "4"} and not confirm.fixed  # filled from a slot: not cacheable
+    # "네" is a common intent, but inside the form it goes to the reservation model and its action
+    assert (done.domain, done.intent) == ("reservation", "common_affirm")
+    assert done.text == "4명으로 예약했습니다."
+    assert (folder / "reserved.txt").read_text(encoding="utf-8") == "4"  # the in-process custom action ran
+    assert session.sticky_domain is None and session.failures == 0
+
+
+def test_a_number_keyed_then_hash_and_2_for_no_inside_the_form(tiny):
+    bot, _ = tiny
+    session = bot.new_session("call-keys")
+    ask, refusal, again = talk(bot, session, "예약할게요", "오늘 주식 어때요", "오늘 주식 어때요")
+    assert ask.text == "몇 분이 오시나요?"
+    # out of scope inside the form: refused, and the open question is asked again
+    assert refusal.text == "죄송하지만 그 문의는 도와드리기 어렵습니다. 몇 분이 오시나요?"
+    assert again.text == refusal.text and session.sticky_domain == "reservation"
+    buffered, confirm, cancelled = talk(bot, session, Dtmf("5"), Dtmf("#"), Dtmf("2"))
+    assert buffered.text == ""  # a digit is buffered until #
+    assert confirm.text == "5명으로 예약할까요?" and confirm.slots["party_size"] == 5
+    assert cancelled.text == "예약을 취소했습니다." and cancelled.intent == "common_deny"
+
+
+def test_repeat_out_of_scope_and_goodbye(tiny):
+    bot, _ = tiny
+    session = bot.new_session("call-misc")
+    where, again, refusal, bye = talk(
+        bot, session, "위치 알려주세요", "다시 말해 주세요", "오늘 주식 어때요", "끊을게요"
+    )
+    assert where.text == "저희 가게는 강남역 2번 출구 앞에 있습니다."
+    assert again.text == where.text
+    assert refusal.text == "죄송하지만 그 문의는 도와드리기 어렵습니다."  # the common domain's answer
+    assert refusal.intent == "common_out_of_scope" and refusal.fixed
+    assert bye.text == "감사합니다. 좋은 하루 보내세요." and bye.action is BotAction.HANGUP
+
+
+def test_failures_escalate_to_the_keypad_menu_whose_digits_pick_a_domain(tiny):
+    bot, _ = tiny
+    session = bot.new_session("call-lost")
+    clarify, menu = talk(bot, session, Silence(), Silence())
+    assert clarify.text.endswith("예약, 매장 안내 중 어떤 걸 도와드릴까요?")
+    assert "예약은 1번, 매장 안내는 2번" in menu.text and session.keypad_menu and session.failures == 2
+    picked, answer = talk(bot, session, Dtmf("2"), "위치 알려주세요")
+    assert picked.domain == "store" and session.failures == 0
+    assert answer.text == "저희 가게는 강남역 2번 출구 앞에 있습니다."
+    lost = talk(bot, session, Silence(), Silence(), Silence())
+    assert lost[-1].action is BotAction.HANDOFF and session.failures == 3
+
+
+def test_zero_hands_off_and_agent_request_hands_off(tiny):
+    bot, _ = tiny
+    session = bot.new_session("call-agent")
+    keyed, spoken = talk(bot, session, Dtmf("0"), "상담원 연결해 주세요")
+    assert keyed.action is BotAction.HANDOFF and spoken.action is BotAction.HANDOFF
+    assert spoken.intent == "common_agent"
+
+
+def test_end_session_forgets_the_dialogue(tiny):
+    bot, _ = tiny
+    session = bot.new_session("call-end")
+    talk(bot, session, "예약하고 싶어요")
+    assert session.sticky_domain == "reservation"
+    asyncio.run(bot.end_session(session))
+    fresh = bot.new_session("call-end")
+    (reply,) = talk(bot, fresh, "4명이요")
+    assert reply.text != "4명으로 예약할까요?"  # the form of the ended call is gone
+
+
+def test_reload_during_a_session_keeps_its_state(tiny):
+    bot, folder = tiny
+    session = bot.new_session("call-reload")
+    (ask,) = talk(bot, session, "예약하고 싶어요")
+    assert ask.text == "몇 분이 오시나요?"
+    copy_version(folder / "models", "v-tiny-2")
+    assert asyncio.run(bot.reload()) == "v-tiny-2" and bot.version == "v-tiny-2"
+    (confirm,) = talk(bot, session, "3명이요")
+    assert confirm.text == "3명으로 예약할까요?"
+    assert asyncio.run(bot.reload()) == "v-tiny-2"  # same version: nothing reloaded
+
+
+def test_a_broken_turn_hands_the_call_over_instead_of_crashing(tiny, monkeypatch, caplog):
+    bot, _ = tiny
+
+    async def broken(text):
+        raise RuntimeError("model exploded")
+
+    monkeypatch.setattr(bot._current.router, "parse_message", broken)
+    session = bot.new_session("call-broken")
+    (reply,) = talk(bot, session, "영업시간 알려주세요")
+    assert reply.action is BotAction.HANDOFF and reply.text.startswith("죄송합니다")
+    assert "bot.turn.failed call=call-broken" in caplog.text
