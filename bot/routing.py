@@ -136,11 +136,17 @@ def common_name(intent: str | None, settings: RoutingSettings) -> str | None:
     return None
 
 
+# Inside a form, out-of-scope below this confidence is more likely an answer the models cannot read
+# (a name, a number) than chit-chat.
+STICKY_REFUSAL_CONFIDENCE = 0.6
+
+
 def plan_text(decision: Decision, sticky_domain: str | None, settings: RoutingSettings) -> Plan:
     """Decide what happens with a parsed text turn.
 
-    Inside a sticky domain everything except agent/repeat/goodbye/out-of-scope goes to that domain's
-    form, even low-confidence text ("7시요"): the form's slot mappings and validation judge the value.
+    Inside a sticky domain everything except agent/repeat/goodbye and confident out-of-scope goes to
+    that domain's form, even low-confidence text ("7시요", "김민수요"): names and numbers look like
+    nothing the models know, so the form's slot mappings and validation judge the value, and re-ask.
     """
     domain = sticky_domain or decision.domain
 
@@ -148,6 +154,8 @@ def plan_text(decision: Decision, sticky_domain: str | None, settings: RoutingSe
         return Plan(step, where, decision.intent, decision.confidence)
 
     if decision.rejected and decision.reason == OUT_OF_SCOPE:
+        if sticky_domain and decision.confidence < STICKY_REFUSAL_CONFIDENCE:
+            return plan(Step.DIALOGUE)
         return plan(Step.REFUSE)
     common = common_name(decision.intent, settings)
     if decision.rejected:

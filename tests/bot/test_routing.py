@@ -85,6 +85,12 @@ def test_low_confidence_at_either_layer_is_not_understood(router_conf, conf):
     assert routed("store", router_conf, "store_hours", conf).step is Step.NOT_UNDERSTOOD
 
 
+def test_unsure_out_of_scope_inside_a_form_is_left_to_the_form():
+    # "김민수요" asked for a name: the models know no names; the form's validator decides.
+    plan = routed("common", 0.4, "common_out_of_scope", 0.21, sticky="reservation")
+    assert plan.step is Step.DIALOGUE and plan.domain == "reservation"
+
+
 @pytest.mark.parametrize("sticky", [None, "reservation"])
 def test_out_of_scope_is_refused_never_answered(sticky):
     plan = routed("common", 0.9, "common_out_of_scope", 0.99, sticky=sticky)
