@@ -198,6 +198,17 @@ class Bot:
             domain_parse = await models.rasa.run(agent.parse_message(text)) if agent else None
         decision = decide(router_parse, domain_parse, models.thresholds, domain=target)
         sticky = session.sticky_domain if session.sticky_domain in models.agents else None
+        answer = session.answer_domain if session.answer_domain in models.agents else None
+        if (
+            sticky is None
+            and answer
+            and routing.common_name(decision.intent, self.routing)
+            in (
+                routing.AFFIRM,
+                routing.DENY,
+            )
+        ):
+            sticky = answer  # "네" to "예약해 드릴까요?" goes back to the domain that asked
         plan = routing.plan_text(decision, sticky, self.routing)
         logger.debug("bot.route call=%s plan=%s reason=%s", session.call_id, plan, decision.reason)
         return await self._run_plan(models, session, plan, text, domain_parse)
@@ -261,6 +272,9 @@ class Bot:
         session.domains_used.add(domain)
         self._update_sticky(models, session, domain, tracker)
         said = [m["text"] for m in messages if m.get("text")]
+        fixed = models.is_fixed(domain, said)
+        own_question = said and domain != self.routing.common_domain and not fixed
+        session.answer_domain = domain if own_question else None
         if said:  # understood: the escalation ladder starts over
             session.failures, session.keypad_menu = 0, False
             if session.sticky_domain == domain:
@@ -273,7 +287,7 @@ class Bot:
             intent=intent,
             confidence=confidence,
             slots=slot_values(tracker),
-            fixed=models.is_fixed(domain, said),
+            fixed=fixed,
         )
 
     def _update_sticky(

@@ -28,6 +28,9 @@ class DialogueSession:
     turns: int = 0
     last_reply: BotReply | None = None
     form_prompt: str | None = None  # the sticky domain's open question, asked again after a refusal
+    # The domain whose last reply was its own question (a read-back, not a fixed answer): the next
+    # "네"/"아니요" answers it there.
+    answer_domain: str | None = None
     domains_used: set[str] = field(default_factory=set)
     ended: bool = False
     lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
@@ -41,6 +44,7 @@ class DialogueSession:
             "sticky_domain": self.sticky_domain,
             "requested_slot": self.requested_slot,
             "focus_domain": self.focus_domain,
+            "answer_domain": self.answer_domain,
             "keypad_menu": self.keypad_menu,
             "digits": self.digits,
             "last_reply": self.last_reply.text if self.last_reply else None,

@@ -45,6 +45,7 @@ def test_greeting_then_a_question_answered_by_its_domain(tiny):
     assert hours.text == "영업시간은 오전 11시부터 오후 10시까지입니다."
     assert (hours.domain, hours.intent, hours.fixed) == ("store", "store_hours", True)
     assert hours.confidence >= 0.4 and hours.action is BotAction.NONE
+    assert session.answer_domain is None  # a fixed answer asks nothing: the next "네" is not its answer
 
 
 def test_a_form_completes_over_several_turns_and_yes_stays_in_the_domain(tiny):
@@ -59,6 +60,8 @@ def test_a_form_completes_over_several_turns_and_yes_stays_in_the_domain(tiny):
     assert done.text == "4명으로 예약했습니다."
     assert (folder / "reserved.txt").read_text(encoding="utf-8") == "4"  # the in-process custom action ran
     assert session.sticky_domain is None and session.failures == 0
+    # The domain's own (non-fixed) reply may be a question: a following yes/no goes back to it.
+    assert session.answer_domain == "reservation"
 
 
 def test_a_number_keyed_then_hash_and_2_for_no_inside_the_form(tiny):
