@@ -15,7 +15,7 @@ Prints p50/p95/max lag for each stream count, the decoder cost (CPU s per s of c
 the RSS of one loaded model.
 
     .venv/bin/python benchmarks/stt_streams.py [--streams 5,10,20,40] [--seconds 20] [--model PATH]
-        [--no-vad] [--paced]
+        [--no-vad] [--paced] [--model-conf | --beam B --max-active N --lattice-beam L] [--frames-per-chunk F]
 """
 
 from __future__ import annotations
@@ -146,8 +146,12 @@ def main() -> None:
     ap.add_argument("--model", type=Path, default=None, help="Vosk model folder (default: bundled Korean)")
     ap.add_argument("--no-vad", action="store_true", help="decode everything, silence included")
     ap.add_argument("--threads", type=int, default=0, help="decoding threads (0: one per core)")
-    ap.add_argument("--beam", type=float, default=None)
-    ap.add_argument("--max-active", type=int, default=None)
+    d = SttSettings()
+    ap.add_argument("--beam", type=float, default=d.beam)
+    ap.add_argument("--max-active", type=int, default=d.max_active)
+    ap.add_argument("--lattice-beam", type=float, default=d.lattice_beam)
+    ap.add_argument("--frames-per-chunk", type=int, default=d.frames_per_chunk)
+    ap.add_argument("--model-conf", action="store_true", help="the model's own beam/max-active/lattice-beam")
     ap.add_argument("--paced", action="store_true", help="real-time pacing through the thread pool")
     ap.add_argument("--warmup-seconds", type=float, default=10.0, help="warm the recognizers first (0: off)")
     args = ap.parse_args()
@@ -159,8 +163,10 @@ def main() -> None:
         vad=dataclasses.replace(base.vad, enabled=not args.no_vad),
         max_streams=max(counts),
         threads=args.threads,
-        beam=args.beam,
-        max_active=args.max_active,
+        beam=None if args.model_conf else args.beam,
+        max_active=None if args.model_conf else args.max_active,
+        lattice_beam=None if args.model_conf else args.lattice_beam,
+        frames_per_chunk=args.frames_per_chunk,
     )
     before = rss_mb()
     t = time.perf_counter()

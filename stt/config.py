@@ -15,6 +15,8 @@ KNOWN_KEYS = (
     "dither",
     "beam",
     "max_active",
+    "lattice_beam",
+    "frames_per_chunk",
     "partials",
     "endpoint",
     "vad",
@@ -24,6 +26,7 @@ KNOWN_KEYS = (
     "max_file_seconds",
     "low_confidence",
     "work_dir",
+    "domain_lm",
 )
 RESAMPLE_CHOICES = ("vosk", "soxr")
 
@@ -57,8 +60,12 @@ class SttSettings:
     phone_rate: int = 8000
     resample: str = "vosk"  # how audio reaches a model of another rate: Vosk's own resampler or soxr
     dither: float = 0.0  # 0 makes decoding reproducible; Kaldi's default 1.0 is random per recognizer
-    beam: float | None = None  # decoder beam / max-active override (None: the model's own)
-    max_active: int | None = None
+    # Decoder search overrides (None: the model's own: beam 10, max-active 3000, lattice-beam 2 for the
+    # bundled model). These cut decoder CPU ~20-40% at unchanged CER (benchmarks/stt_tuning.py).
+    beam: float | None = 8.0
+    max_active: int | None = 1000
+    lattice_beam: float | None = 1.0
+    frames_per_chunk: int | None = None  # acoustic-model input frames (10 ms) computed per batch
     partials: bool = True
     endpoint: EndpointSettings = field(default_factory=EndpointSettings)
     vad: VadSettings = field(default_factory=VadSettings)
@@ -68,6 +75,10 @@ class SttSettings:
     max_file_seconds: float = 600.0
     low_confidence: float = 0.6
     work_dir: Path = Path("var/stt")
+    # The phone-rate model is the trained domain LM (`<models_dir>/current/stt/domain`) when there is one
+    # and models[phone_rate] is null. models_dir None: never look (tests, benchmarks).
+    domain_lm: bool = True
+    models_dir: Path | None = None
 
     @property
     def thread_count(self) -> int:
@@ -102,8 +113,10 @@ def read_stt_settings(config: Config) -> SttSettings:
         phone_rate=r.int("phone_rate", d.phone_rate, min=8000, max=48000),
         resample=resample,
         dither=r.float("dither", d.dither, min=0.0, max=10.0),
-        beam=r.float("beam", None, min=1.0, max=50.0),
-        max_active=r.int("max_active", None, min=100, max=100000),
+        beam=_optional(r, "beam", r.float("beam", d.beam, min=1.0, max=50.0)),
+        max_active=_optional(r, "max_active", r.int("max_active", d.max_active, min=100, max=100000)),
+        lattice_beam=_optional(r, "lattice_beam", r.float("lattice_beam", d.lattice_beam, min=0.5, max=20.0)),
+        frames_per_chunk=r.int("frames_per_chunk", d.frames_per_chunk, min=3, max=300),
         partials=r.bool("partials", d.partials),
         endpoint=endpoint,
         vad=vad,
@@ -113,6 +126,9 @@ def read_stt_settings(config: Config) -> SttSettings:
         max_file_seconds=r.float("max_file_seconds", d.max_file_seconds, min=1.0),
         low_confidence=r.float("low_confidence", d.low_confidence, min=0.0, max=1.0),
         work_dir=r.path("work_dir", str(d.work_dir)),
+        # the other `domain_lm` keys belong to the LM build (stt.lm.settings validates them)
+        domain_lm=r.bool("domain_lm.enabled", d.domain_lm),
+        models_dir=config.reader("paths").path("models_dir", "models"),
     )
     r.done(known=KNOWN_KEYS)
     return s
@@ -143,6 +159,11 @@ def _read_models(r: SectionReader, config: Config) -> dict[int, Path | None]:
     if not models:
         r.error("models", "at least one sample rate must be configured")
     return models
+
+
+def _optional(r: SectionReader, key: str, value: float | None) -> float | None:
+    """An explicit null means "the model's own value"; an absent key means our tuned default."""
+    return None if key in r.data and r.data[key] is None else value
 
 
 def _check_sub(r: SectionReader, name: str, cls: type) -> None:

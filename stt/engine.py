@@ -3,6 +3,7 @@
 `RecognitionStream.accept` blocks (Vosk decodes in C with the GIL released); async callers go through
 `DecodePool.run`, a thread pool sized to the cores. An energy gate (`stt.vad`) keeps silence away from
 the decoder and ends utterances; Vosk's own endpoint rules still apply inside long speech.
+Phone-rate streams use the trained domain LM of `models/current` when there is one (`model_sources`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from callbot.config import Config
 from callbot.events import Transcript, Word
 from stt import AudioError, ModelError, SttCapacityError, SttError
 from stt.config import SttSettings, read_stt_settings
-from stt.models import bundled_model_path, derived_model, model_rate
+from stt.models import bundled_model_path, derived_model, model_rate, model_sources
 from stt.vad import EnergyGate, SpeechAudio
 
 logger = logging.getLogger(__name__)
@@ -84,10 +85,10 @@ class SpeechRecognizer:
 
     @classmethod
     def from_settings(cls, settings: SttSettings) -> SpeechRecognizer:
-        """Load each configured model once; rates configured with the same folder share one model."""
+        """Load each model once (see `model_sources`); rates with the same folder share one model."""
         loaded: dict[Path | None, LoadedModel] = {}
         models: dict[int, LoadedModel] = {}
-        for rate, source in settings.models.items():
+        for rate, source in model_sources(settings).items():
             key = source.resolve() if source else None
             if key not in loaded:
                 loaded[key] = load_model(source, settings)

@@ -16,12 +16,14 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.models import ModelNotFoundError, current_model_set
 from stt import ModelError
 from stt.config import SttSettings
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL_RATE = 16000
+DOMAIN_LM_FOLDER = ("stt", "domain")  # inside a trained version folder (post-train hook `stt_lm`)
 
 
 def bundled_model_path() -> Path:
@@ -45,6 +47,51 @@ def check_model_folder(path: Path) -> None:
         missing.append("graph/HCLG.fst (or graph/HCLr.fst + graph/Gr.fst)")
     if missing:
         raise ModelError(f"{path}: not a Vosk model folder, missing {', '.join(missing)}")
+
+
+def trained_domain_model(models_dir: Path) -> Path | None:
+    """`<version>/stt/domain` of the current trained model set (`models/current`), if it was built."""
+    try:
+        version_dir = current_model_set(models_dir).directory
+    except ModelNotFoundError as exc:
+        logger.info("stt.model.no_trained_models reason=%s", exc)
+        return None
+    folder = version_dir.joinpath(*DOMAIN_LM_FOLDER)
+    if not folder.is_dir():
+        return None
+    try:
+        check_model_folder(folder)
+    except ModelError as exc:  # a broken build must not take the phone line down: fall back
+        logger.warning("stt.model.bad_domain_lm folder=%s error=%s", folder, exc)
+        return None
+    return folder
+
+
+def model_sources(settings: SttSettings) -> dict[int, Path | None]:
+    """The model folder to load per rate (None: bundled): the phone rate gets the trained domain LM.
+
+    Only a phone rate left null in `stt.models` is switched, and only when `stt.domain_lm.enabled` and
+    `<paths.models_dir>/current` has `stt/domain`; other rates keep what is configured.
+    """
+    sources = dict(settings.models)
+    rate = settings.phone_rate
+    if rate not in sources or sources[rate] is not None:
+        return sources
+    if not settings.domain_lm:
+        logger.info("stt.model.bundled rate=%d reason=stt.domain_lm.enabled is false", rate)
+        return sources
+    domain = trained_domain_model(settings.models_dir) if settings.models_dir is not None else None
+    if domain is None:
+        logger.info(
+            "stt.model.bundled rate=%d reason=no trained domain LM under %s (run `callbot train` with "
+            "bot.post_train: [stt_lm]); using the general bundled model",
+            rate,
+            settings.models_dir,
+        )
+        return sources
+    logger.info("stt.model.domain_lm rate=%d folder=%s", rate, domain)
+    sources[rate] = domain
+    return sources
 
 
 def model_rate(path: Path) -> int:
@@ -77,6 +124,10 @@ def overrides_for(settings: SttSettings) -> ConfOverrides:
         model["--beam"] = f"{settings.beam:g}"
     if settings.max_active is not None:
         model["--max-active"] = str(settings.max_active)
+    if settings.lattice_beam is not None:
+        model["--lattice-beam"] = f"{settings.lattice_beam:g}"
+    if settings.frames_per_chunk is not None:
+        model["--frames-per-chunk"] = str(settings.frames_per_chunk)
     return ConfOverrides(mfcc={"--dither": f"{settings.dither:g}"}, model=model)
 
 

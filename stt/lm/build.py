@@ -21,6 +21,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from callbot.config import Config
 from stt.lm.errors import LmError
 from stt.lm.fstio import write_vector_fst
 from stt.lm.model_path import check_model_folder
@@ -31,6 +32,8 @@ from stt.lm.vocab import read_vocabulary, write_words_txt
 logger = logging.getLogger(__name__)
 
 REPORT_NAME = "lm_report.json"
+EXAMPLES_CSV = "examples.csv"  # in paths.build_dir, written by `callbot data build`
+STT_FOLDER = "stt"  # in a trained version folder: `domain` and the named LMs
 GRAPH = "graph/Gr.fst"
 WORDS = "graph/words.txt"
 MFCC = "conf/mfcc.conf"
@@ -216,6 +219,29 @@ def build_named_models(
             general_weight=general_weight,
             order=order,
             dither_zero=dither_zero,
+        )
+    return reports
+
+
+def post_train(config: Config, build_dir: Path, version_dir: Path) -> dict[str, LmReport]:
+    """`callbot train` hook `stt_lm`: the domain LM (+ named LMs) of `build_dir/examples.csv` into
+    `version_dir/stt/`, where the engine finds it through `models/current`. Raises LmError/ConfigError.
+    """
+    from stt.lm.model_path import find_bundled_model
+    from stt.lm.settings import build_configured, read_domain_lm_settings  # (settings imports this module)
+
+    settings = read_domain_lm_settings(config)
+    out_root = Path(version_dir) / STT_FOLDER
+    reports = build_configured(settings, Path(build_dir) / EXAMPLES_CSV, find_bundled_model(), out_root)
+    for name, r in reports.items():
+        logger.info(
+            "stt.lm.post_train name=%s folder=%s sentences=%d oov=%d arcs=%d seconds=%.2f",
+            name,
+            r.out_dir,
+            r.sentences,
+            r.oov,
+            r.arcs,
+            r.seconds,
         )
     return reports
 

@@ -56,12 +56,14 @@ def test_model_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
 
 
 def test_derived_model_folder_carries_the_settings(tmp_path: Path) -> None:
-    settings = SttSettings(work_dir=tmp_path, beam=8.0)
+    settings = SttSettings(work_dir=tmp_path, beam=8.0, lattice_beam=1.5, frames_per_chunk=30)
     folder = derived_model(bundled_model_path(), settings)
     mfcc = (folder / "conf" / "mfcc.conf").read_text()
     model = (folder / "conf" / "model.conf").read_text()
     assert "--dither=0" in mfcc and "--num-ceps=40" in mfcc
     assert "--beam=8" in model and "--beam=10.0" not in model
+    assert "--lattice-beam=1.5" in model and "--lattice-beam=2.0" not in model
+    assert "--frames-per-chunk=30" in model
     assert "--endpoint.rule2.min-trailing-silence=0.5" in model
     assert (folder / "am" / "final.mdl").is_file() and (folder / "graph").is_dir()
     assert derived_model(bundled_model_path(), settings) == folder  # reused, not rebuilt
@@ -75,3 +77,14 @@ def test_a_folder_that_is_not_a_model_is_refused(tmp_path: Path) -> None:
     (tmp_path / "conf").mkdir()
     with pytest.raises(ModelError, match="missing am/final.mdl"):
         derived_model(tmp_path, SttSettings(work_dir=tmp_path / "work"))
+
+
+def test_decoder_search_defaults_and_explicit_null(tmp_path: Path) -> None:
+    tuned = read_stt_settings(load_config(_config(tmp_path, {})))
+    assert (tuned.beam, tuned.max_active, tuned.lattice_beam) == (8.0, 1000, 1.0)
+    own = read_stt_settings(load_config(_config(tmp_path, {"beam": None, "max_active": 2000})))
+    assert own.beam is None and own.max_active == 2000 and own.lattice_beam == 1.0  # null: the model's own
+    model = (
+        derived_model(bundled_model_path(), SttSettings(work_dir=tmp_path, beam=None)) / "conf" / "model.conf"
+    )
+    assert "--beam=10.0" in model.read_text()
