@@ -189,7 +189,9 @@ def _intents_in_steps(content: dict[str, Any]) -> set[str]:
                 continue
             if "intent" in first:
                 found.add(first["intent"])
-            found |= {alt["intent"] for alt in first.get("or", []) if isinstance(alt, dict) and "intent" in alt}
+            found |= {
+                alt["intent"] for alt in first.get("or", []) if isinstance(alt, dict) and "intent" in alt
+            }
     return found
 
 
