@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from bot.actions import ActionContext, InProcessActionEndpoint, build_executor, load_actions
 from bot.models import ModelSet, current_model_set
 from bot.nlu.decision import Thresholds
+from bot.nlu.parser import load_agent
 from callbot.config import Config
 
 logger = logging.getLogger(__name__)
@@ -27,10 +28,6 @@ T = TypeVar("T")
 WARM_UP_TEXT = "안녕하세요"
 WARM_UP_ID = "__callbot_warm_up__"
 HIDDEN_SLOTS = frozenset({"requested_slot", "session_started_metadata"})
-
-
-class BotLoadError(Exception):
-    """A trained model could not be loaded into the runtime."""
 
 
 @dataclass(frozen=True)
@@ -173,17 +170,9 @@ async def load_version(
     Loading blocks that thread (seconds per model), which serves no turns yet. Each domain keeps one tracker store across versions (`trackers`, filled on first use), so calls
     in progress keep their dialogue state when a new version is swapped in.
     """
-    from rasa.core.agent import Agent
 
     async def load(name: str, path: Path, **kwargs: Any) -> Any:
-        try:
-            agent = Agent.load(str(path), **kwargs)
-        except Exception as exc:  # Rasa raises many kinds here; name the file for the operator
-            raise BotLoadError(
-                f"{path}: cannot load the Rasa model ({exc}); retrain with `callbot train`"
-            ) from exc
-        if not agent.is_ready():
-            raise BotLoadError(f"{path}: the Rasa model did not load; retrain with `callbot train`")
+        agent = load_agent(path, **kwargs)
         logger.info("bot.runtime.loaded version=%s model=%s", model_set.version, name)
         return agent
 

@@ -12,11 +12,7 @@ def connect_stream(stream_url: str, token: str, greeting: str = "") -> str:
     response = VoiceResponse()
     if greeting:
         response.say(greeting, language=LANGUAGE)
-    connect = Connect()
-    stream = Stream(url=stream_url)
-    stream.append(Parameter(name="token", value=token))
-    connect.append(stream)
-    response.append(connect)
+    response.append(_stream(stream_url, token))
     return str(response)
 
 
@@ -38,12 +34,17 @@ def say_then_stream(text: str, voice: str | None, stream_url: str, token: str) -
     """Speak `text` with Twilio's <Say>, then reconnect the media stream (the twilio_say TTS backend)."""
     response = VoiceResponse()
     response.say(text, language=LANGUAGE, **({"voice": voice} if voice else {}))
+    response.append(_stream(stream_url, token))
+    return str(response)
+
+
+def _stream(stream_url: str, token: str) -> Connect:
+    """<Connect><Stream url=...><Parameter name="token" .../></Stream></Connect>"""
     connect = Connect()
     stream = Stream(url=stream_url)
     stream.append(Parameter(name="token", value=token))
     connect.append(stream)
-    response.append(connect)
-    return str(response)
+    return connect
 
 
 def stream_url_for(public_url: str) -> str:

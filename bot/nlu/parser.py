@@ -49,8 +49,8 @@ class NluModels:
 
     @classmethod
     def load_paths(cls, paths: Mapping[str, Path], thresholds: Thresholds) -> NluModels:
-        router = _load_agent(paths[ROUTER])
-        domains = {name: _load_agent(p) for name, p in paths.items() if name != ROUTER}
+        router = load_agent(paths[ROUTER])
+        domains = {name: load_agent(p) for name, p in paths.items() if name != ROUTER}
         return cls(router, domains, thresholds)
 
     async def parse(self, text: str, thresholds: Thresholds | None = None) -> ParseResult:
@@ -66,11 +66,12 @@ class NluModels:
         return [await self.parse(t, thresholds) for t in texts]
 
 
-def _load_agent(path: Path) -> Any:
+def load_agent(path: Path, **kwargs: Any) -> Any:
+    """A trained Rasa model loaded as an Agent (`kwargs` go to `Agent.load`); ModelLoadError names the file."""
     from rasa.core.agent import Agent
 
     try:
-        agent = Agent.load(str(path))
+        agent = Agent.load(str(path), **kwargs)
     except Exception as exc:  # Rasa raises many kinds here; name the file for the operator
         raise ModelLoadError(
             f"{path}: cannot load the Rasa model ({exc}); retrain with `callbot train`"

@@ -27,7 +27,6 @@ def serve(
     """Answer calls: voice webhook -> media stream -> STT -> bot -> speech back. Secrets come from the
     environment: TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN (signatures, handoff), CALLBOT_ADMIN_TOKEN (/admin)."""
     from bot.actions import ActionLoadError
-    from bot.agents import BotLoadError
     from bot.models import ModelNotFoundError
     from bot.nlu.parser import ModelLoadError
     from stt import SttError
@@ -74,9 +73,7 @@ def serve(
         console.print(f"bot version {services.bot.version}; listening on {settings.host}:{settings.port}")
         await run_server(services, settings.host, settings.port)
 
-    with user_errors(
-        TelephonyError, SttError, BotLoadError, ModelNotFoundError, ModelLoadError, ActionLoadError
-    ):
+    with user_errors(TelephonyError, SttError, ModelNotFoundError, ModelLoadError, ActionLoadError):
         asyncio.run(main())
 
 

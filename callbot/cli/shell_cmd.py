@@ -44,12 +44,12 @@ def shell(
 ) -> None:
     """Chat with the bot in the terminal, over the same dialogue pipeline as a phone call."""
     from bot.actions import ActionLoadError
-    from bot.agents import BotLoadError
     from bot.models import ModelNotFoundError
+    from bot.nlu.parser import ModelLoadError
 
     config = get_config(ctx)
     _quiet_rasa(getattr(ctx.find_root().obj, "verbose", False))
-    with user_errors(ModelNotFoundError, BotLoadError, ActionLoadError):
+    with user_errors(ModelNotFoundError, ModelLoadError, ActionLoadError):
         asyncio.run(_main(config, call_id, json_lines))
 
 
