@@ -85,6 +85,39 @@ def load_actions(folder: Path | None, context: ActionContext) -> list[Action]:
     return actions
 
 
+def check_responses_fast() -> None:
+    """Make Rasa's check of custom action responses cheap: same schema, same errors, ~50x faster.
+
+    `RemoteAction._validate_action_result` calls `jsonschema.validate`, which first validates Rasa's
+    constant response schema against the JSON Schema meta-schema: ~25 ms per custom action call (a
+    form turn makes two or three), nearly all of a turn's time. This compiles the schema once and
+    checks each response with it; a response that fails goes to Rasa's own method, so the error and
+    its message are unchanged. It replaces the method on the class (Rasa creates a `RemoteAction`
+    per call); idempotent, and subclasses with their own schema keep Rasa's method.
+    """
+    from jsonschema.exceptions import best_match
+    from jsonschema.validators import validator_for
+    from rasa.core.actions.action import RemoteAction
+
+    rasa_check = RemoteAction._validate_action_result
+    if getattr(rasa_check, "callbot_fast", False):
+        return
+    spec = RemoteAction.action_response_format_spec
+    schema = spec()
+    validator = validator_for(schema)(schema)
+
+    def validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
+        if (
+            type(self).action_response_format_spec is spec
+            and best_match(validator.iter_errors(result)) is None
+        ):
+            return True
+        return rasa_check(self, result)  # raises Rasa's ValidationError, message included
+
+    validate_action_result.callbot_fast = True  # type: ignore[attr-defined]
+    RemoteAction._validate_action_result = validate_action_result  # type: ignore[method-assign]
+
+
 def build_executor(actions: list[Action]) -> ActionExecutor:
     executor = ActionExecutor()
     for action in actions:
@@ -102,6 +135,7 @@ class InProcessActionEndpoint(EndpointConfig):
 
     def __init__(self, executor: ActionExecutor, error_text: str = ACTION_ERROR_TEXT) -> None:
         super().__init__(url="in-process://actions")
+        check_responses_fast()
         self.executor = executor
         self.error_text = error_text
 

@@ -80,6 +80,11 @@ class Bot:
         return self._current.version
 
     @property
+    def loaded(self) -> LoadedVersion:
+        """The model version new turns run on (its Agents, thread and thresholds)."""
+        return self._current
+
+    @property
     def domains(self) -> list[str]:
         """Loaded domains in menu order (the `data.domains` order of the config)."""
         return list(self._current.agents)
@@ -94,7 +99,9 @@ class Bot:
             common = self.routing.common_domain
             greet = self.routing.common_intent("greet")
             if greet in models.intents.get(common, ()):
-                reply = await self._dialogue(models, session, common, f"/{greet}", None, greet, 1.0)
+                reply = await models.rasa.run(
+                    self._dialogue(models, session, common, f"/{greet}", None, greet, 1.0)
+                )
                 if reply.text:
                     return self._said(session, reply)
             return self._said(session, self._fixed(self.routing.texts.greeting, common, greet))
@@ -108,7 +115,7 @@ class Bot:
                 if isinstance(event, Dtmf):
                     reply = await self._digit(models, session, event.digit)
                 elif isinstance(event, UserText) and event.text.strip():
-                    reply = await self._text(models, session, event.text.strip())
+                    reply = await models.rasa.run(self._text(models, session, event.text.strip()))
                 else:  # Silence, or recognized nothing
                     reply = self._not_understood(models, session, None, 0.0)
             except Exception:  # one broken turn hands this call to a person; other calls go on
@@ -183,19 +190,23 @@ class Bot:
             raise RuntimeError("Bot used before a model version was loaded")
         return self._models
 
+    # `_text` and `_dialogue` run on the version's Rasa thread, whole: one hop per turn, not one per
+    # Rasa call (each hop is a thread wake-up and GIL hand-over, ~1-5 ms on a busy machine). The
+    # session lock, held on the server's loop, keeps one call's turns one at a time.
+
     async def _text(self, models: LoadedVersion, session: DialogueSession, text: str) -> BotReply:
         target = routing.parse_domain(session.sticky_domain, session.focus_domain)
         target = target if target in models.agents else None
         session.focus_domain = None
         if target is not None:
             router_parse = None
-            domain_parse = await models.rasa.run(models.agents[target].parse_message(text))
+            domain_parse = await models.agents[target].parse_message(text)
         else:
-            router_parse = await models.rasa.run(models.router.parse_message(text))
+            router_parse = await models.router.parse_message(text)
             routed = (router_parse.get("intent") or {}).get("name")
             confident = (router_parse.get("intent") or {}).get("confidence", 0) >= models.thresholds.router
             agent = models.agents.get(routed) if confident else None
-            domain_parse = await models.rasa.run(agent.parse_message(text)) if agent else None
+            domain_parse = await agent.parse_message(text) if agent else None
         decision = decide(router_parse, domain_parse, models.thresholds, domain=target)
         sticky = session.sticky_domain if session.sticky_domain in models.agents else None
         answer = session.answer_domain if session.answer_domain in models.agents else None
@@ -267,7 +278,7 @@ class Bot:
             parse = None
         channel = CollectingOutputChannel()
         message_in = UserMessage(message, channel, sender_id=session.call_id, parse_data=parse)
-        messages = await models.rasa.run(agent.handle_message(message_in)) or []
+        messages = await agent.handle_message(message_in) or []
         tracker = self._trackers[domain].recent.get(session.call_id)
         session.domains_used.add(domain)
         self._update_sticky(models, session, domain, tracker)
@@ -332,14 +343,15 @@ class Bot:
             return self._fixed(texts.keypad_pick.format(label=label), result.domain, None, 1.0)
         if step in (keypad.KeyStep.AFFIRM, keypad.KeyStep.DENY) and sticky:
             intent = self.routing.common_intent(step.value)
-            return await self._dialogue(models, session, sticky, f"/{intent}", None, intent, 1.0)
+            dialogue = self._dialogue(models, session, sticky, f"/{intent}", None, intent, 1.0)
+            return await models.rasa.run(dialogue)
         if step is keypad.KeyStep.NUMBER and result.number:
             if sticky is None:
-                return await self._text(models, session, result.number)
+                return await models.rasa.run(self._text(models, session, result.number))
             message = keypad.number_message(
                 result.number, session.requested_slot, models.intents[sticky], sticky
             )
-            return await self._dialogue(models, session, sticky, message, None, None, 1.0)
+            return await models.rasa.run(self._dialogue(models, session, sticky, message, None, None, 1.0))
         return BotReply(text="")  # a buffered digit or a key with no meaning here: say nothing
 
     # -- fixed replies ----------------------------------------------------------------------------
