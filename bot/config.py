@@ -21,6 +21,8 @@ class BotSettings:
     transformer_layers: int = 0
     char_ngrams: tuple[int, int] = (1, 4)
     memoization: bool = True
+    novelty: bool = True  # NoveltyFeaturizer (bot.nlu.novelty): which content words are new
+    novelty_rare_max_df: int = 2
     post_train: tuple[str, ...] = ()
     out_of_scope_intents: tuple[str, ...] = ("out_of_scope",)
     calibrate: bool = True
@@ -45,6 +47,8 @@ class BotSettings:
             transformer_layers=r.int("transformer_layers", d.transformer_layers, min=0, max=4),
             char_ngrams=(ngrams[0], ngrams[1]) if valid_ngrams else d.char_ngrams,
             memoization=r.bool("memoization", d.memoization),
+            novelty=r.bool("novelty", d.novelty),
+            novelty_rare_max_df=r.int("novelty_rare_max_df", d.novelty_rare_max_df, min=0, max=50),
             post_train=tuple(r.str_list("post_train", list(d.post_train))),
             out_of_scope_intents=tuple(r.str_list("out_of_scope_intents", list(d.out_of_scope_intents))),
             calibrate=r.bool("calibrate", d.calibrate),

@@ -1,7 +1,8 @@
 """The Rasa `config.yml` each project is trained with, generated from `BotSettings`.
 
-One pipeline for the router and every domain: a tokenizer (Kiwi morphemes or whitespace), word and
-character n-gram counts, and DIET for intents. No FallbackClassifier: the runtime rejects low-confidence
+One pipeline for the router and every domain: a tokenizer (Kiwi morphemes or whitespace), which
+content words are new to the business data (`bot.nlu.novelty`), word and character n-gram counts,
+and DIET for intents. No FallbackClassifier: the runtime rejects low-confidence
 parses per layer with calibrated thresholds (see `bot.nlu.decision`). Domain projects get RulePolicy
 (forms, `intent -> utter_intent` rules) and MemoizationPolicy; TED is left out, it triples training time
 and the dialogues are rule-shaped.
@@ -17,6 +18,7 @@ import yaml
 from bot.config import BotSettings
 
 KIWI_TOKENIZER = "bot.nlu.kiwi_tokenizer.KiwiTokenizer"
+NOVELTY_FEATURIZER = "bot.nlu.novelty.NoveltyFeaturizer"
 _TOKENIZER_COMPONENTS = {"kiwi": KIWI_TOKENIZER, "whitespace": "WhitespaceTokenizer"}
 
 
@@ -25,6 +27,17 @@ def pipeline_config(settings: BotSettings, *, router: bool) -> dict[str, Any]:
     lo, hi = settings.char_ngrams
     pipeline: list[dict[str, Any]] = [
         {"name": _TOKENIZER_COMPONENTS[settings.tokenizer]},
+        *(
+            [
+                {
+                    "name": NOVELTY_FEATURIZER,
+                    "rare_max_df": settings.novelty_rare_max_df,
+                    "out_of_scope_intents": list(settings.out_of_scope_intents),
+                }
+            ]
+            if settings.novelty
+            else []
+        ),
         {"name": "CountVectorsFeaturizer"},
         {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": lo, "max_ngram": hi},
         {

@@ -26,6 +26,8 @@ from rasa.shared.nlu.training_data.message import Message
 
 logger = logging.getLogger(__name__)
 
+POS = "pos"  # token data key: the Kiwi part-of-speech tag (NNG, NNP, VV, ...)
+
 
 @dataclass(frozen=True)
 class Morpheme:
@@ -64,25 +66,32 @@ def get_analyzer() -> KiwiAnalyzer:
 
 def split_morphemes(text: str, analyzer: KiwiAnalyzer | None = None) -> list[tuple[str, int, int, str]]:
     """Non-overlapping `(surface, start, end, lemma)` spans covering every non-space character of `text`."""
-    spans: list[list[Any]] = []  # [start, end, lemma parts]
+    return [span[:4] for span in tagged_spans(text, analyzer)]
+
+
+def tagged_spans(text: str, analyzer: KiwiAnalyzer | None = None) -> list[tuple[str, int, int, str, str]]:
+    """`split_morphemes` plus each span's part-of-speech tag (a merged span keeps its first morpheme's)."""
+    spans: list[list[Any]] = []  # [start, end, lemma parts, tag]
     for m in (analyzer or get_analyzer()).morphemes(text):
         if spans and m.start < spans[-1][1]:
             # A contraction: this morpheme shares characters with the previous one; merge them.
             spans[-1][1] = max(spans[-1][1], m.end)
             spans[-1][2].append(m.form)
         elif m.end > m.start:
-            spans.append([m.start, m.end, [m.form]])
-    return _fill_gaps(text, [(text[s:e], s, e, "".join(parts)) for s, e, parts in spans])
+            spans.append([m.start, m.end, [m.form], m.tag])
+    return _fill_gaps(text, [(text[s:e], s, e, "".join(parts), tag) for s, e, parts, tag in spans])
 
 
-def _fill_gaps(text: str, spans: list[tuple[str, int, int, str]]) -> list[tuple[str, int, int, str]]:
-    """Add any non-space characters Kiwi skipped (rare symbols) as their own tokens."""
-    out: list[tuple[str, int, int, str]] = []
+def _fill_gaps(
+    text: str, spans: list[tuple[str, int, int, str, str]]
+) -> list[tuple[str, int, int, str, str]]:
+    """Add any non-space characters Kiwi skipped (rare symbols) as their own tokens (tag `SW`)."""
+    out: list[tuple[str, int, int, str, str]] = []
     pos = 0
-    for span in [*spans, ("", len(text), len(text), "")]:
+    for span in [*spans, ("", len(text), len(text), "", "")]:
         start = span[1]
         for word_start, word in _words(text, pos, start):
-            out.append((word, word_start, word_start + len(word), word))
+            out.append((word, word_start, word_start + len(word), word, "SW"))
         if span[0]:
             out.append(span)
         pos = max(pos, span[2])
@@ -132,7 +141,10 @@ class KiwiTokenizer(Tokenizer):
 
     def tokenize(self, message: Message, attribute: str) -> list[Token]:
         text = message.get(attribute)
-        spans = split_morphemes(text)
+        spans = tagged_spans(text)
         if not spans:  # only whitespace: Rasa needs at least one token
             return [Token(text, 0, len(text))]
-        return [Token(surface, start, end, lemma=lemma) for surface, start, end, lemma in spans]
+        return [
+            Token(surface, start, end, data={POS: tag}, lemma=lemma)
+            for surface, start, end, lemma, tag in spans
+        ]
