@@ -1,6 +1,12 @@
 """Choosing rejection thresholds on held-out data.
 
-Per layer, the threshold is the confidence below which only a small share (`1 - min_recall`) of the
+When the held-out split has enough rejection-class rows (chit-chat, other businesses), one router and
+one domain threshold are chosen together on a grid to maximise in-scope accuracy minus the share of
+out-of-scope turns taken as business ("balanced"): both errors count, and a threshold that loses more
+real questions than it stops chit-chat is not taken. Per-domain thresholds are not fitted there: a
+domain's few held-out rows would overfit them.
+
+Without such rows (method "recall"), per layer, the threshold is the confidence below which only a small share (`1 - min_recall`) of the
 correct in-scope answers fall: it keeps in-scope accuracy while rejecting what the models are unsure
 of, which is where out-of-scope turns land. Domains with too few held-out answers share the pooled
 threshold of all domains; with too few answers overall the configured defaults stay.
@@ -17,6 +23,8 @@ from bot.nlu.parser import ParseResult
 
 MIN_PER_DOMAIN = 15
 MIN_ROWS = 30  # fewer correct held-out answers than this: a quantile means little, keep the defaults
+MIN_OUT_OF_SCOPE = 20  # rejection-class rows needed for the balanced method
+GRID = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98, 0.99)
 
 
 @dataclass(frozen=True)
@@ -33,6 +41,9 @@ def calibrate(
 ) -> tuple[Thresholds, dict[str, Any]]:
     """Thresholds from `rows`, plus figures on how they split in-scope and out-of-scope turns."""
     in_scope = [r for r in rows if not base.is_out_of_scope(r.intent)]
+    outside = [r for r in rows if base.is_out_of_scope(r.intent)]
+    if len(outside) >= MIN_OUT_OF_SCOPE and len(in_scope) >= MIN_ROWS:
+        return _balanced(in_scope, outside, base)
     routed_right = [r for r in in_scope if r.domain and r.result.decision.domain == r.domain]
     router_confs = [r.result.decision.router_confidence for r in routed_right]
     router_t = _quantile(router_confs, 1 - min_recall) if len(router_confs) >= MIN_ROWS else None
@@ -54,11 +65,47 @@ def calibrate(
         domains=domains,
     )
     return thresholds, {
+        "method": "recall",
         "rows": len(rows),
         "in_scope_rows": len(in_scope),
         "out_of_scope_rows": len(rows) - len(in_scope),
         "min_recall": min_recall,
     }
+
+
+def _balanced(
+    in_scope: list[Labelled], outside: list[Labelled], base: Thresholds
+) -> tuple[Thresholds, dict[str, Any]]:
+    """The grid point with the best in-scope accuracy minus out-of-scope acceptance; ties keep lower thresholds."""
+    best: tuple[float, float, float, float, float] | None = None
+    for router_t in GRID:
+        for domain_t in GRID:
+            t = replace(base, router=router_t, domain_default=domain_t, domains={})
+            right = sum(_accepted(r, t) and r.result.decision.intent == r.intent for r in in_scope) / len(
+                in_scope
+            )
+            taken = sum(_accepted(r, t) for r in outside) / len(outside)
+            if best is None or right - taken > best[0] + 1e-9:
+                best = (right - taken, router_t, domain_t, right, taken)
+    assert best is not None
+    _, router_t, domain_t, right, taken = best
+    thresholds = replace(base, router=router_t, domain_default=domain_t, domains={})
+    return thresholds, {
+        "method": "balanced",
+        "rows": len(in_scope) + len(outside),
+        "in_scope_rows": len(in_scope),
+        "out_of_scope_rows": len(outside),
+        "in_scope_accuracy": round(right, 4),
+        "out_of_scope_accepted": round(taken, 4),
+    }
+
+
+def _accepted(row: Labelled, t: Thresholds) -> bool:
+    """Would this parse (made with all thresholds at zero) be accepted under thresholds `t`?"""
+    d = row.result.decision
+    if d.domain is None or d.intent is None or t.is_out_of_scope(d.intent):
+        return False
+    return d.router_confidence >= t.router and d.confidence >= t.for_domain(d.domain)
 
 
 def _quantile(values: list[float], q: float) -> float | None:

@@ -88,6 +88,23 @@ def test_calibration_keeps_most_correct_answers_and_caps_thresholds() -> None:
     assert stats["in_scope_rows"] == 40
 
 
+def test_balanced_calibration_rejects_chit_chat_only_where_it_pays() -> None:
+    rows = []
+    for k in range(40):  # in-scope: router sure, domain confidence 0.55 .. 0.94
+        d = Decision("menu", "menu_price", 0.55 + k / 100, False, "accepted", router_confidence=0.99)
+        rows.append(Labelled("menu", "menu_price", ParseResult("t", {}, {}, d)))
+    for k in range(20):  # chit-chat taken as menu_price with low domain confidence, or as out-of-scope
+        intent, conf = ("menu_price", 0.41 + k / 100) if k < 10 else ("common_out_of_scope", 0.9)
+        d = Decision("menu", intent, conf, False, "accepted", router_confidence=0.99)
+        rows.append(Labelled(None, "common_out_of_scope", ParseResult("t", {}, {}, d)))
+    th, stats = calibrate(rows, Thresholds(), min_recall=0.95)
+    # 0.5 keeps every real question and rejects all the chit-chat but the one at 0.50; 0.6 would
+    # stop that one too but lose five real questions.
+    assert stats["method"] == "balanced"
+    assert (th.router, th.domain_default, th.domains) == (0.0, 0.5, {})
+    assert stats["in_scope_accuracy"] == 1.0 and stats["out_of_scope_accepted"] == 0.05
+
+
 def test_read_labelled_reads_tsv_and_names_missing_columns(tmp_path: Path) -> None:
     tsv = tmp_path / "a.tsv"
     tsv.write_text("text\tintent\tdomain\n짜장면 얼마예요\tmenu_price\tmenu\n", encoding="utf-8")
