@@ -2,17 +2,19 @@
 
 `RecognitionStream.accept` blocks (Vosk decodes in C with the GIL released); async callers go through
 `DecodePool.run`, a thread pool sized to the cores. An energy gate (`stt.vad`) keeps silence away from
-the decoder and ends utterances; Vosk's own endpoint rules still apply inside long speech.
+the decoder and ends utterances; Vosk's own endpoint rules still apply inside long speech. The pool runs
+the cheap gate on the caller's thread: silence never waits for a decode thread, and a chunk that ends an
+utterance is decoded before other calls' speech (the caller is waiting for the reply).
 Phone-rate streams use the trained domain LM of `models/current` when there is one (`model_sources`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import math
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +28,9 @@ from callbot.config import Config
 from callbot.events import Transcript, Word
 from stt import AudioError, ModelError, SttCapacityError, SttError
 from stt.config import SttSettings, read_stt_settings
+from stt.decode_pool import DecodePool
 from stt.models import bundled_model_path, derived_model, model_rate, model_sources
-from stt.vad import EnergyGate, SpeechAudio
+from stt.vad import EnergyGate, GateEvent, SpeechAudio
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +120,33 @@ class SpeechRecognizer:
             self._release(None)
             raise
 
+    def warm(self, count: int, pcm16: bytes, sample_rate: int) -> int:
+        """Decode `pcm16` through `count` recognizers at once and keep them for reuse; returns how many.
+
+        A new Vosk recognizer expands its part of the decoding graph as it decodes, so its first
+        utterances cost ~3x the CPU of later ones; warming them at startup (with speech like the
+        callers') keeps that cost, and the decode backlog it causes, away from the first calls.
+        """
+        streams: list[RecognitionStream] = []
+        try:
+            for _ in range(min(count, self.settings.max_streams - self._active)):
+                streams.append(self.stream(sample_rate))
+            step = sample_rate  # half-second chunks, through the gate like live audio
+            pieces = [pcm16[i : i + step] for i in range(0, len(pcm16) - len(pcm16) % 2, step)]
+
+            def decode(stream: RecognitionStream) -> None:
+                for piece in pieces:
+                    stream.accept(piece)
+                stream.flush()
+
+            with ThreadPoolExecutor(self.settings.thread_count, thread_name_prefix="stt-warm") as ex:
+                list(ex.map(decode, streams))
+        finally:
+            for stream in streams:
+                stream.close()
+        logger.info("stt.warm.done recognizers=%d seconds=%.1f", len(streams), len(pcm16) / 2 / sample_rate)
+        return len(streams)
+
     def close(self) -> None:
         self.pool.close()
         with self._lock:
@@ -155,12 +185,20 @@ class RecognitionStream:
         self._position = 0  # input samples received
         self._pending = False  # audio decoded since the last final
         self._last_partial = ""
+        # Where the energy gate last closed (input sample index: the utterance ended there) and when the
+        # latest `accept` began decoding (time.monotonic()): what callers need to time their turns.
+        self.endpoint_sample: int | None = None
+        self.decode_started = 0.0
         self._decoder = self._new_decoder()
         self._rec = self._decoder.rec
         self._resampler = self._new_resampler()
 
     def accept(self, pcm16: bytes) -> list[Transcript]:
         """Decode a chunk of 16-bit mono PCM; returns new partials (changed text only) and finals."""
+        return self.decode(self.gate(pcm16))
+
+    def gate(self, pcm16: bytes) -> list[GateEvent]:
+        """The cheap half of `accept` (no decoder): the speech to decode and utterance ends in a chunk."""
         if len(pcm16) % 2:
             raise AudioError(f"PCM16 chunk has an odd number of bytes ({len(pcm16)})")
         with self._lock:
@@ -168,12 +206,23 @@ class RecognitionStream:
             start = self._position
             self._position += len(pcm16) // 2
             if self._gate is None:
-                return self._decode(pcm16, start)
+                return [SpeechAudio(pcm16, start)]
+            return self._gate.push(pcm16)
+
+    def decode(self, events: list[GateEvent]) -> list[Transcript]:
+        """The blocking half of `accept`: decode what `gate` let through, in order, and finish utterances."""
+        with self._lock:
+            self._check_open()
+            self.decode_started = time.monotonic()
             out: list[Transcript] = []
-            for event in self._gate.push(pcm16):
+            for i, event in enumerate(events):
                 if isinstance(event, SpeechAudio):
-                    out.extend(self._decode(event.pcm, event.start))
-                elif (final := self._finish()) is not None:
+                    # No partial for audio whose utterance ends in this same chunk: the final follows.
+                    ending = any(not isinstance(e, SpeechAudio) for e in events[i + 1 :])
+                    out.extend(self._decode(event.pcm, event.start, partial=not ending))
+                    continue
+                self.endpoint_sample = event.end
+                if (final := self._finish()) is not None:
                     out.append(final)
             return out
 
@@ -245,7 +294,7 @@ class RecognitionStream:
             return None
         return soxr.ResampleStream(self.sample_rate, self._model.rate, 1, dtype="int16", quality="HQ")
 
-    def _decode(self, pcm: bytes, start: int) -> list[Transcript]:
+    def _decode(self, pcm: bytes, start: int, partial: bool = True) -> list[Transcript]:
         if not self._pending:  # a new utterance: map decoder time back to input time
             self._offset = start / self.sample_rate - self._decoder.seconds
         self._decoder.seconds += len(pcm) / 2 / self.sample_rate
@@ -258,7 +307,7 @@ class RecognitionStream:
             self._last_partial = ""
             final = self._parse(json.loads(self._rec.Result()))
             return [final] if final.text else []
-        if not self._owner.settings.partials:
+        if not (partial and self._owner.settings.partials):
             return []
         text = json.loads(self._rec.PartialResult()).get("partial", "")
         if not text or text == self._last_partial:
@@ -327,21 +376,3 @@ def _words(items: list[dict[str, Any]], offset: float, default_conf: float | Non
         )
         for w in items
     )
-
-
-class DecodePool:
-    """A bounded thread pool for blocking decoder calls, sized to the cores."""
-
-    def __init__(self, threads: int) -> None:
-        self.threads = threads
-        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="stt-decode")
-
-    async def run(self, stream: RecognitionStream, pcm: bytes) -> list[Transcript]:
-        """`stream.accept(pcm)` off the event loop. Await each call before sending the next chunk."""
-        return await asyncio.get_running_loop().run_in_executor(self._executor, stream.accept, pcm)
-
-    async def flush(self, stream: RecognitionStream) -> Transcript | None:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, stream.flush)
-
-    def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)

@@ -61,6 +61,13 @@ turns_table = sa.Table(
     sa.Column("stt_ms", sa.Float),  # recognizer time for the audio that produced the final
     sa.Column("nlu_ms", sa.Float),  # routing + NLU + dialogue (bot.handle)
     sa.Column("first_audio_ms", sa.Float),  # STT final -> first reply frame sent
+    # The latency chain of a speech turn: end of speech + the VAD window -> final_ms (decode backlog and
+    # Vosk finalisation; decode_wait_ms of it queued for a decode thread) -> reply_ms (STT final -> bot
+    # reply: queueing + routing + NLU + dialogue) -> tts_ms (bot reply -> first frame: TTS and send).
+    sa.Column("final_ms", sa.Float),
+    sa.Column("decode_wait_ms", sa.Float),
+    sa.Column("reply_ms", sa.Float),
+    sa.Column("tts_ms", sa.Float),
     sa.Column("barged_in", sa.Boolean, default=False),
     sa.Column("audio_path", sa.Text),
     sa.Column("pii", sa.String(200)),  # what was masked, e.g. "PHONE:1"
@@ -85,6 +92,10 @@ class TurnRecord:
     first_audio_ms: float | None = None
     barged_in: bool = False
     audio_path: str | None = None
+    final_ms: float | None = None
+    decode_wait_ms: float | None = None
+    reply_ms: float | None = None
+    tts_ms: float | None = None
 
 
 class CallLog:
@@ -96,6 +107,7 @@ class CallLog:
         try:
             self.engine = sa.create_engine(url, future=True)
             metadata.create_all(self.engine)
+            _add_new_columns(self.engine)
         except (SQLAlchemyError, ImportError) as exc:
             raise CallLogError(f"call log database {_safe(url)} unusable: {exc}") from exc
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="calllog")
@@ -245,6 +257,21 @@ class CallLog:
             writer.writeheader()
             writer.writerows(rows)
         return sum(1 for r in rows if r["speaker"] == "customer")
+
+
+def _add_new_columns(engine: sa.engine.Engine) -> None:
+    """Columns added to the tables since a database was created are added to it (nullable, no data)."""
+    inspector = sa.inspect(engine)
+    for table in (calls_table, turns_table):
+        have = {c["name"] for c in inspector.get_columns(table.name)}
+        missing = [c for c in table.columns if c.name not in have]
+        if not missing:
+            continue
+        with engine.begin() as db:
+            for column in missing:
+                kind = column.type.compile(dialect=engine.dialect)
+                db.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}"))
+        logger.info("telephony.calllog.migrated table=%s added=%s", table.name, [c.name for c in missing])
 
 
 def _safe(url: str) -> str:

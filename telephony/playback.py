@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from telephony import protocol
 
@@ -27,29 +27,56 @@ class Playback:
         self.playing: str | None = None  # name of the mark that ends the current reply
         self.seconds = 0.0  # length of the current reply
         self.frames_out = 0
+        self._first_ms: float | None = None  # of the reply being sent
         self._seq = 0
         self._played = asyncio.Event()
         self._on_ended = on_ended
 
-    async def play(self, audio: bytes, since: float) -> float | None:
-        """Send `audio` then its mark; ms from `since` to the first frame (None when nothing went out)."""
-        if not audio:
+    async def play(self, audio: bytes | AsyncIterator[bytes], since: float) -> float | None:
+        """Send `audio` (or its pieces, each as soon as it comes) then its mark; ms from `since` to the
+        first frame (None when nothing went out)."""
+        pieces = _once(audio) if isinstance(audio, bytes) else audio
+        try:
+            return await self._play(pieces, since)
+        finally:
+            closer = getattr(pieces, "aclose", None)
+            if closer is not None:
+                await closer()  # e.g. stop synthesis nobody will hear after a barge-in
+
+    async def _play(self, pieces: AsyncIterator[bytes], since: float) -> float | None:
+        piece = await _next_audio(pieces)
+        if piece is None:
             return None
         self._seq += 1
         name = f"reply-{self._seq}"
-        self.started(name, len(audio) / protocol.PHONE_RATE)
-        first_ms: float | None = None
-        for i, frame in enumerate(protocol.frames(audio)):
-            if self.playing != name:  # barged in while sending
-                return first_ms
+        self.started(name, 0.0)
+        self._first_ms = None
+        rest = b""
+        while piece is not None:
+            self.seconds += len(piece) / protocol.PHONE_RATE
+            data = rest + piece
+            cut = len(data) - len(data) % protocol.FRAME_BYTES
+            rest = data[cut:]
+            if not await self._send_frames(data[:cut], name, since):
+                return self._first_ms  # barged in while sending
+            piece = await _next_audio(pieces)
+        if not await self._send_frames(rest, name, since):  # the last frame, padded with silence
+            return self._first_ms
+        await self.send(protocol.mark_message(self.stream_sid, name))
+        return self._first_ms
+
+    async def _send_frames(self, audio: bytes, name: str, since: float) -> bool:
+        """Send `audio` as frames; False when the reply `name` stopped playing (a barge-in)."""
+        for frame in protocol.frames(audio):
+            if self.playing != name:
+                return False
             await self.send(protocol.media_message(self.stream_sid, frame))
             self.frames_out += 1
-            if first_ms is None:
-                first_ms = round((time.monotonic() - since) * 1000, 1)
-            if i % 25 == 24:
+            if self._first_ms is None:
+                self._first_ms = round((time.monotonic() - since) * 1000, 1)
+            if self.frames_out % 25 == 0:
                 await asyncio.sleep(0)  # let other calls' frames through
-        await self.send(protocol.mark_message(self.stream_sid, name))
-        return first_ms
+        return self.playing == name
 
     def started(self, name: str, seconds: float) -> None:
         """Something is being said (our frames, or Twilio's <Say> under `name`)."""
@@ -79,3 +106,15 @@ class Playback:
         except TimeoutError:
             logger.warning("telephony.playback.mark_timeout call=%s", call_sid)
             self.ended()
+
+
+async def _once(audio: bytes) -> AsyncIterator[bytes]:
+    yield audio
+
+
+async def _next_audio(pieces: AsyncIterator[bytes]) -> bytes | None:
+    """The next non-empty piece, None at the end."""
+    async for piece in pieces:
+        if piece:
+            return piece
+    return None

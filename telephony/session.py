@@ -26,6 +26,7 @@ from telephony import TelephonyError, protocol
 from telephony.calllog import TurnRecord
 from telephony.playback import Playback
 from telephony.services import CallServices, RecognitionStreamLike
+from telephony.turn_timing import DecodeTiming, arrival, ms_between, wait_ms
 
 logger = logging.getLogger(__name__)
 MAX_BACKLOG_FRAMES = 250  # 5 s of caller audio waiting for the recognizer: older frames are dropped
@@ -42,6 +43,8 @@ class CallerTurn:
     stt_ms: float
     pcm: bytes
     barged_in: bool = False  # this utterance interrupted the bot
+    endpoint_at: float | None = None  # when the audio frame that ended the utterance (VAD close) arrived
+    decode_wait_ms: float | None = None  # the final's decode call waiting for a decode thread
 
 
 class CallSession:
@@ -65,7 +68,8 @@ class CallSession:
         self.turn = 0
         self.stats = {"frames_in": 0, "frames_dropped": 0}
         self.barge_ins = 0
-        self._audio: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._audio: asyncio.Queue[tuple[bytes, float] | None] = asyncio.Queue()  # (mu-law, arrival)
+        self._fed = 0  # samples handed to the recognizer so far (its input-stream clock)
         self._events: asyncio.Queue[CallerTurn | Dtmf | Silence | None] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._dialogue_task: asyncio.Task[None] | None = None
@@ -144,7 +148,7 @@ class CallSession:
         if self._audio.qsize() >= MAX_BACKLOG_FRAMES:
             self.stats["frames_dropped"] += 1
             return
-        self._audio.put_nowait(media.payload)
+        self._audio.put_nowait((media.payload, time.monotonic()))
 
     def on_dtmf(self, digit: str) -> None:
         self._events.put_nowait(Dtmf(digit=digit))
@@ -174,28 +178,35 @@ class CallSession:
         assert self.recognition is not None
         pool = getattr(self.services.recognizer, "pool", None)
         while True:
-            chunk = await self._audio.get()
-            if chunk is None:
+            item = await self._audio.get()
+            if item is None:
                 return
-            chunks = [chunk]
-            while not self._audio.empty() and len(chunks) < 50:
+            batch = [item]
+            while not self._audio.empty() and len(batch) < 50:
                 nxt = self._audio.get_nowait()
                 if nxt is None:
                     break
-                chunks.append(nxt)
-            pcm = ulaw_to_pcm16(b"".join(chunks))
+                batch.append(nxt)
+            pcm = ulaw_to_pcm16(b"".join(payload for payload, _ in batch))
             if self.settings.save_audio and len(self._utterance) < MAX_UTTERANCE_BYTES:
                 self._utterance += pcm
+            first, self._fed = self._fed, self._fed + len(pcm) // 2
             started = time.monotonic()
             if pool is not None:  # the recognizer's own decode pool (stt.threads)
                 results = await pool.run(self.recognition, pcm)
             else:
                 results = await loop.run_in_executor(self.services.stt_executor, self.recognition.accept, pcm)
-            stt_ms = (time.monotonic() - started) * 1000
+            if not results:
+                continue
+            timing = DecodeTiming(
+                stt_ms=(time.monotonic() - started) * 1000,
+                wait_ms=wait_ms(self.recognition, started),
+                endpoint_at=arrival(batch, first, getattr(self.recognition, "endpoint_sample", None)),
+            )
             for transcript in results:
-                await self._on_transcript(transcript, stt_ms)
+                await self._on_transcript(transcript, timing)
 
-    async def _on_transcript(self, t: Transcript, stt_ms: float) -> None:
+    async def _on_transcript(self, t: Transcript, timing: DecodeTiming) -> None:
         text = t.text.strip()
         if not text:
             if t.final:
@@ -215,7 +226,17 @@ class CallSession:
             return
         pcm, self._utterance = bytes(self._utterance), bytearray()
         barged, self._barged = self._barged, False
-        turn = CallerTurn(text, t.confidence, t.alternatives, time.monotonic(), stt_ms, pcm, barged)
+        turn = CallerTurn(
+            text,
+            t.confidence,
+            t.alternatives,
+            time.monotonic(),
+            timing.stt_ms,
+            pcm,
+            barged,
+            timing.endpoint_at,
+            timing.wait_ms,
+        )
         self._events.put_nowait(turn)
 
     async def _dialogue_worker(self) -> None:
@@ -298,13 +319,19 @@ class CallSession:
                     stt_ms=round(item.stt_ms, 1),
                     audio_path=self._save_audio(item.pcm),
                     barged_in=item.barged_in,
+                    final_ms=ms_between(item.endpoint_at, item.final_at),
+                    decode_wait_ms=item.decode_wait_ms,
                 )
         if self.player.playing:  # a keypress or an answer supersedes what is still being said
             await self.player.clear()
         started = time.monotonic()
         reply = await self.services.bot.handle(self.dialogue, event)
-        record["nlu_ms"] = round((time.monotonic() - started) * 1000, 1)
-        record["first_audio_ms"] = await self._say(reply.text, reply.fixed, since=since)
+        replied = time.monotonic()
+        record["nlu_ms"] = round((replied - started) * 1000, 1)
+        record["reply_ms"] = ms_between(since, replied)
+        first_ms = record["first_audio_ms"] = await self._say(reply.text, reply.fixed, since=since)
+        if first_ms is not None:
+            record["tts_ms"] = round(first_ms - record["reply_ms"], 1)
         record.update(
             reply=reply.text,
             domain=reply.domain,
@@ -380,8 +407,8 @@ class CallSession:
         if self.services.speech.speaks_via_call:
             await self._say_via_call(text)
             return None
-        audio = await self.services.speech.speech(text, fixed)
-        return await self.player.play(audio, since)
+        # Pieces as they are synthesized: the first frame goes out before the whole reply is rendered.
+        return await self.player.play(self.services.speech.stream(text, fixed), since)
 
     async def _say_via_call(self, text: str) -> None:
         """twilio_say: a call update says `text`, then reconnects the stream, which resumes this session.

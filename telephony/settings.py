@@ -59,6 +59,9 @@ class TelephonySettings:
     token_ttl_seconds: float = 120.0  # a stream token must be used this soon after the webhook
     low_confidence: float = 0.5  # turns below this (STT or intent) are exported for review
     reload_watch_seconds: float = 0.0  # poll models/current this often and reload; 0: only /admin/reload
+    # Recognizers warmed at startup with cached reply audio (capped by stt.max_streams); 0: none. A cold
+    # recognizer decodes its first utterances ~3x slower, which a burst of new calls turns into backlog.
+    warm_recognizers: int = 40
     state_dir: Path = Path("var")
     models_dir: Path = Path("models")
 
@@ -108,6 +111,7 @@ def read_telephony_settings(config: Config) -> TelephonySettings:
         token_ttl_seconds=r.float("token_ttl_seconds", d.token_ttl_seconds, min=5.0, max=3600.0),
         low_confidence=r.float("low_confidence", d.low_confidence, min=0.0, max=1.0),
         reload_watch_seconds=r.float("reload_watch_seconds", d.reload_watch_seconds, min=0.0, max=3600.0),
+        warm_recognizers=r.int("warm_recognizers", d.warm_recognizers, min=0, max=10000),
         state_dir=config.resolve(str(paths.get("state_dir") or "var")),
         models_dir=config.resolve(str(paths.get("models_dir") or "models")),
     )
@@ -125,6 +129,7 @@ def read_telephony_settings(config: Config) -> TelephonySettings:
             "token_ttl_seconds",
             "low_confidence",
             "reload_watch_seconds",
+            "warm_recognizers",
             *_SUBKEYS,
         )
     )

@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import tempfile
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +34,21 @@ def cache_key(text: str, voice: str, backend: str) -> str:
 
 
 class AudioCache:
-    """A folder of `<key>.ulaw` files; writes are atomic (temp file + rename)."""
+    """A folder of `<key>.ulaw` files; writes are atomic (temp file + rename).
+
+    Clips read once stay in memory (fixed replies only, a few MB): a hit then costs no thread hop, which
+    under load queued behind synthesis work for hundreds of ms.
+    """
+
+    MEMORY_ENTRIES = 512
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
+        self._memory: dict[str, bytes] = {}
+
+    def in_memory(self, text: str, voice: str, backend: str) -> bytes | None:
+        """The clip if it was read (or written) before; never touches the disk."""
+        return self._memory.get(cache_key(text, voice, backend))
 
     def path(self, text: str, voice: str, backend: str) -> Path:
         return self.folder / f"{cache_key(text, voice, backend)}.ulaw"
@@ -44,9 +56,11 @@ class AudioCache:
     def get(self, text: str, voice: str, backend: str) -> bytes | None:
         p = self.path(text, voice, backend)
         try:
-            return p.read_bytes()
+            audio = p.read_bytes()
         except FileNotFoundError:
             return None
+        self._remember(p.stem, audio)
+        return audio
 
     def put(self, text: str, voice: str, backend: str, audio: bytes) -> Path:
         p = self.path(text, voice, backend)
@@ -55,7 +69,12 @@ class AudioCache:
         with os.fdopen(fd, "wb") as f:
             f.write(audio)
         os.replace(tmp, p)
+        self._remember(p.stem, audio)
         return p
+
+    def _remember(self, key: str, audio: bytes) -> None:
+        if len(self._memory) < self.MEMORY_ENTRIES:
+            self._memory[key] = audio
 
 
 class CachedSpeech:
@@ -72,13 +91,37 @@ class CachedSpeech:
     async def speech(self, text: str, fixed: bool) -> bytes:
         name, voice = self.tts.name, self.tts.voice
         if self.cache is not None and fixed:
-            hit = await asyncio.to_thread(self.cache.get, text, voice, name)
+            hit = self.cache.in_memory(text, voice, name) or await asyncio.to_thread(
+                self.cache.get, text, voice, name
+            )
             if hit is not None:
                 return hit
         audio = await self.tts.synthesize(text)
         if self.cache is not None and fixed and audio:
             await asyncio.to_thread(self.cache.put, text, voice, name, audio)
         return audio
+
+    async def stream(self, text: str, fixed: bool) -> AsyncIterator[bytes]:
+        """`speech`, in pieces: a cache hit at once, else the backend's first piece as soon as it is ready."""
+        name, voice = self.tts.name, self.tts.voice
+        if self.cache is not None and fixed:
+            hit = self.cache.in_memory(text, voice, name) or await asyncio.to_thread(
+                self.cache.get, text, voice, name
+            )
+            if hit is not None:
+                yield hit
+                return
+        streamer = getattr(self.tts, "stream", None)
+        if streamer is None:  # a backend with only `synthesize`
+            if audio := await self.speech(text, fixed):
+                yield audio
+            return
+        pieces: list[bytes] = []
+        async for piece in streamer(text):
+            pieces.append(piece)
+            yield piece
+        if self.cache is not None and fixed and pieces:
+            await asyncio.to_thread(self.cache.put, text, voice, name, b"".join(pieces))
 
 
 def fixed_responses(build_dir: Path) -> list[str]:

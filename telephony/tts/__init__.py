@@ -7,6 +7,7 @@ Every backend returns 8 kHz mu-law bytes ready to be cut into Media Streams fram
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
 
 from telephony import TtsError
 from telephony.settings import TtsSettings
@@ -29,6 +30,12 @@ class TextToSpeech(ABC):
     @abstractmethod
     async def synthesize(self, text: str) -> bytes:
         """Mu-law 8 kHz audio of `text`; `TtsError` when synthesis fails."""
+
+    async def stream(self, text: str) -> AsyncIterator[bytes]:
+        """The audio of `text` in pieces, the first as soon as it is ready (here: all at once)."""
+        audio = await self.synthesize(text)
+        if audio:
+            yield audio
 
 
 def _backends() -> dict[str, type[TextToSpeech]]:
