@@ -4,7 +4,9 @@ It POSTs the signed voice webhook (X-Twilio-Signature computed with the real Req
 the stream URL and token from the TwiML, opens the websocket (websockets 10.4 client) and sends
 connected, start, the caller's audio as 20 ms media frames (real time, or faster), DTMF and stop. It
 plays the bot's frames back on a virtual clock, echoes marks when their audio has "played", drops
-queued audio on `clear`, and measures end of caller speech -> first reply frame.
+queued audio on `clear`, and measures first reply frame latencies from the end of each caller turn's
+audio and from the end of the speech in it (its last 20 ms frame at least `SPEECH_DB` loud: a clip's
+trailing silence is not speech, and the server's end-of-utterance window only starts after it).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import logging
 import secrets
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,7 @@ from telephony import SimulationError, protocol
 logger = logging.getLogger(__name__)
 SILENCE = b"\xff" * protocol.FRAME_BYTES
 FRAME_S = 0.02
+SPEECH_DB = -42.0  # a frame at least this loud (RMS, dBFS) is speech: stt.vad's default threshold
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,14 @@ class DtmfTurn:
     digits: str
 
 
-Turn = AudioTurn | DtmfTurn
+@dataclass(frozen=True)
+class HoldTurn:
+    """The caller stays on the line, silent, until `until()` returns (e.g. a reload mid-call in tests)."""
+
+    until: Callable[[], Awaitable[object]]
+
+
+Turn = AudioTurn | DtmfTurn | HoldTurn
 
 
 @dataclass
@@ -59,6 +69,9 @@ class CallResult:
     stream_sid: str
     bot_audio: bytearray = field(default_factory=bytearray)  # mu-law 8 kHz, every frame received
     reply_latencies_ms: list[float] = field(default_factory=list)  # end of caller turn -> first reply frame
+    # End of the caller's speech (the last frame of a turn at least SPEECH_DB loud was sent) -> first
+    # reply frame, one per replied audio turn; this includes the server's end-of-utterance window.
+    speech_end_latencies_ms: list[float] = field(default_factory=list)
     replies: int = 0
     frames_received: int = 0
     late_frames: int = 0  # frames that arrived after the virtual player had run dry mid-reply
@@ -223,9 +236,17 @@ async def _stream(
             for i, turn in enumerate(turns):
                 if receiver.done():
                     break
+                if isinstance(turn, HoldTurn):
+                    sender = asyncio.ensure_future(_silence(ws, result, seq, fast))
+                    try:
+                        await turn.until()
+                    finally:
+                        sender.cancel()
+                    continue
+                speech_end: float | None = None
                 if isinstance(turn, AudioTurn):
                     audio = turn.ulaw if turn.ulaw is not None else _load(turn.path)
-                    await _send_audio(ws, audio, result, seq, fast)
+                    speech_end = await _send_audio(ws, audio, result, seq, fast)
                 else:
                     for digit in turn.digits:
                         msg = {
@@ -245,6 +266,8 @@ async def _stream(
                     sender.cancel()
                 if started is not None:
                     result.reply_latencies_ms.append(round((started - ended) * 1000, 1))
+                    if speech_end is not None:
+                        result.speech_end_latencies_ms.append(round((started - speech_end) * 1000, 1))
             if not receiver.done():  # the caller stays on the line a moment: the bot may end the call
                 sender = asyncio.ensure_future(_silence(ws, result, seq, fast))
                 await asyncio.wait([receiver], timeout=linger)
@@ -294,8 +317,10 @@ async def _wait_reply(
     return started
 
 
-async def _send_audio(ws: Any, ulaw: bytes, result: CallResult, seq: _Seq, fast: bool) -> None:
-    start = time.monotonic()
+async def _send_audio(ws: Any, ulaw: bytes, result: CallResult, seq: _Seq, fast: bool) -> float | None:
+    """Send a caller turn; returns when its last speech frame was sent (None: no frame was speech)."""
+    start, speech_end = time.monotonic(), None
+    last = last_speech_frame(ulaw)
     for i, frame in enumerate(protocol.frames(ulaw)):
         msg = {
             "event": "media",
@@ -309,10 +334,25 @@ async def _send_audio(ws: Any, ulaw: bytes, result: CallResult, seq: _Seq, fast:
             },
         }
         await ws.send(json.dumps(msg))
+        if i == last:  # a frame is sent once its 20 ms were spoken: the speech ended now
+            speech_end = time.monotonic()
         if not fast:
             await asyncio.sleep(max(0.0, start + (i + 1) * FRAME_S - time.monotonic()))
         elif i % 50 == 49:
             await asyncio.sleep(0)
+    return speech_end
+
+
+def last_speech_frame(ulaw: bytes, threshold_db: float = SPEECH_DB) -> int | None:
+    """Index of the last 20 ms frame of mu-law audio whose RMS level reaches `threshold_db` (dBFS)."""
+    padded = b"".join(protocol.frames(ulaw))
+    count = len(padded) // protocol.FRAME_BYTES
+    if not count:
+        return None
+    pcm = np.frombuffer(ulaw_to_pcm16(padded), dtype="<i2")
+    power = np.mean(np.square(pcm.reshape(count, -1).astype(np.float64)), axis=1)
+    loud = np.flatnonzero(10.0 * np.log10(np.maximum(power, 1e-12) / 32768.0**2) >= threshold_db)
+    return int(loud[-1]) if loud.size else None
 
 
 async def _silence(ws: Any, result: CallResult, seq: _Seq, fast: bool) -> None:
