@@ -22,6 +22,7 @@ from starlette.websockets import WebSocket
 from twilio.request_validator import RequestValidator
 
 from telephony import CallLogError, twiml
+from telephony.reload import reload_models
 from telephony.services import CallServices
 from telephony.stream import handle_stream
 
@@ -77,7 +78,7 @@ def create_app(
     async def reload(request: Request) -> Response:
         if (denied := _admin_denied(request, services)) is not None:
             return denied
-        version = await services.bot.reload()
+        version = await reload_models(services)
         logger.info("telephony.admin.reloaded version=%s live_calls=%d", version, len(services.live_calls))
         return JSONResponse({"version": version, "live_calls": len(services.live_calls)})
 

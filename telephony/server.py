@@ -24,11 +24,13 @@ from callbot.config import Config
 from telephony.app import create_app
 from telephony.calllog import CallLog
 from telephony.control import CallControl
+from telephony.reload import reload_models
 from telephony.services import BotLike, CallServices, RecognizerLike
 from telephony.settings import TelephonySettings, read_telephony_settings
 from telephony.tokens import StreamTokens
 from telephony.tts import create_tts
 from telephony.tts_cache import AudioCache, CachedSpeech
+from telephony.warmup import warm_recognizers
 
 logger = logging.getLogger(__name__)
 
@@ -61,18 +63,23 @@ async def build_services(
     """Everything the server shares between calls; the real Bot and SpeechRecognizer by default."""
     settings = settings or read_telephony_settings(config)
     closers: list[Callable[[], None]] = []
+    warming: asyncio.Future[int] | None = None
     if recognizer is None:
         from stt.engine import SpeechRecognizer
 
         loaded = await asyncio.to_thread(SpeechRecognizer.from_config, config)
         recognizer = loaded
         closers.append(loaded.close)
+        # Cold recognizers decode ~3x slower: warm them while the bot loads (telephony.warmup).
+        warming = asyncio.ensure_future(asyncio.to_thread(warm_recognizers, loaded, settings))
     if bot is None:
         from bot.runtime import Bot
 
         real_bot = await Bot.load(config)
         bot = real_bot
         closers.append(real_bot.close)
+    if warming is not None:
+        await warming
     tts = create_tts(settings.tts)
     cache = AudioCache(settings.state_dir / "tts_cache") if settings.tts.cache else None
     return CallServices(
@@ -122,7 +129,7 @@ async def watch_models(services: CallServices) -> None:
         if target != last and target is not None:
             last = target
             try:
-                version = await services.bot.reload()
+                version = await reload_models(services)
                 logger.info("telephony.reload.done version=%s trigger=watch", version)
             except Exception as exc:  # noqa: BLE001 - a bad model keeps the old one serving
                 logger.error("telephony.reload.failed target=%s error=%s", target, exc)
