@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import tempfile
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from telephony.tts import TextToSpeech, create_tts
 
 logger = logging.getLogger(__name__)
 _PLACEHOLDER = re.compile(r"\{[^{}]*\}")
+RECENT_REPLIES = 64  # synthesized non-fixed replies kept in memory (~40 KB each)
 
 
 def cache_key(text: str, voice: str, backend: str) -> str:
@@ -78,11 +80,32 @@ class AudioCache:
 
 
 class CachedSpeech:
-    """A TTS backend in front of the cache: fixed texts come from (and fill) the cache, others live."""
+    """A TTS backend in front of the cache: fixed texts come from (and fill) the cache, others live.
 
-    def __init__(self, tts: TextToSpeech, cache: AudioCache | None) -> None:
+    Replies that are not fixed but recur (a question listing the stores, read from the store table)
+    are kept in memory only, the `recent` most recently spoken: they may carry callers' slot values,
+    which never go to disk.
+    """
+
+    def __init__(self, tts: TextToSpeech, cache: AudioCache | None, recent: int = RECENT_REPLIES) -> None:
         self.tts = tts
         self.cache = cache
+        self._recent: OrderedDict[str, bytes] = OrderedDict()
+        self._recent_max = recent
+
+    def _recalled(self, text: str) -> bytes | None:
+        audio = self._recent.get(text)
+        if audio is not None:
+            self._recent.move_to_end(text)
+        return audio
+
+    def _keep(self, text: str, audio: bytes) -> None:
+        if self._recent_max <= 0 or not audio:
+            return
+        self._recent[text] = audio
+        self._recent.move_to_end(text)
+        while len(self._recent) > self._recent_max:
+            self._recent.popitem(last=False)
 
     @property
     def speaks_via_call(self) -> bool:
@@ -96,9 +119,13 @@ class CachedSpeech:
             )
             if hit is not None:
                 return hit
+        elif (recalled := self._recalled(text)) is not None:
+            return recalled
         audio = await self.tts.synthesize(text)
         if self.cache is not None and fixed and audio:
             await asyncio.to_thread(self.cache.put, text, voice, name, audio)
+        elif not fixed:
+            self._keep(text, audio)
         return audio
 
     async def stream(self, text: str, fixed: bool) -> AsyncIterator[bytes]:
@@ -111,6 +138,9 @@ class CachedSpeech:
             if hit is not None:
                 yield hit
                 return
+        elif (recalled := self._recalled(text)) is not None:
+            yield recalled
+            return
         streamer = getattr(self.tts, "stream", None)
         if streamer is None:  # a backend with only `synthesize`
             if audio := await self.speech(text, fixed):
@@ -122,6 +152,8 @@ class CachedSpeech:
             yield piece
         if self.cache is not None and fixed and pieces:
             await asyncio.to_thread(self.cache.put, text, voice, name, b"".join(pieces))
+        elif not fixed:
+            self._keep(text, b"".join(pieces))
 
 
 def fixed_responses(build_dir: Path) -> list[str]:

@@ -141,9 +141,12 @@ def test_cached_speech_serves_fixed_text_from_cache(tmp_path: Path) -> None:
             return b"\x01" * 160
 
     tts = Counting()
-    speech = CachedSpeech(tts, AudioCache(tmp_path / "cache"))  # type: ignore[arg-type]
+    speech = CachedSpeech(tts, AudioCache(tmp_path / "cache"), recent=2)  # type: ignore[arg-type]
     for _ in range(3):
         assert asyncio.run(speech.speech("고정 안내", fixed=True)) == b"\x01" * 160
         asyncio.run(speech.speech("3명으로 예약했습니다", fixed=False))
-    assert tts.calls == 1 + 3  # fixed: once, then the cache; slot-filled text: every time, never cached
-    assert len(list((tmp_path / "cache").iterdir())) == 1
+    assert tts.calls == 1 + 1  # fixed: once, then the disk cache; a recurring slot-filled text: from memory
+    assert len(list((tmp_path / "cache").iterdir())) == 1  # slot-filled text never goes to disk
+    for text in ("4명으로 예약했습니다", "5명으로 예약했습니다", "3명으로 예약했습니다"):
+        asyncio.run(speech.speech(text, fixed=False))
+    assert tts.calls == 2 + 3  # only the 2 most recent stay: 3명 was pushed out and synthesized again
