@@ -25,7 +25,7 @@ from bot.agents import (
     read_current,
     slot_values,
 )
-from bot.nlu.decision import Thresholds, decide
+from bot.nlu.decision import Thresholds, decide, with_intent
 from bot.routing import Escalation, Plan, RoutingSettings, Step
 from bot.session import DialogueSession
 from callbot.config import Config
@@ -208,6 +208,9 @@ class Bot:
             agent = models.agents.get(routed) if confident else None
             domain_parse = await agent.parse_message(text) if agent else None
         decision = decide(router_parse, domain_parse, models.thresholds, domain=target)
+        if domain_parse is not None and decision.intent and not decision.rejected:
+            if (domain_parse.get("intent") or {}).get("name") != decision.intent:
+                domain_parse = with_intent(domain_parse, decision.intent, decision.confidence)
         sticky = session.sticky_domain if session.sticky_domain in models.agents else None
         answer = session.answer_domain if session.answer_domain in models.agents else None
         if (

@@ -18,13 +18,14 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 from typing import Any
 
-from bot.nlu.decision import Thresholds
+from bot.nlu.decision import Thresholds, decide
 from bot.nlu.parser import ParseResult
 
 MIN_PER_DOMAIN = 15
 MIN_ROWS = 30  # fewer correct held-out answers than this: a quantile means little, keep the defaults
 MIN_OUT_OF_SCOPE = 20  # rejection-class rows needed for the balanced method
 GRID = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98, 0.99)
+OUT_OF_SCOPE_GRID = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)  # below it, a rejection-class top answer is unsure
 
 
 @dataclass(frozen=True)
@@ -77,19 +78,17 @@ def _balanced(
     in_scope: list[Labelled], outside: list[Labelled], base: Thresholds
 ) -> tuple[Thresholds, dict[str, Any]]:
     """The grid point with the best in-scope accuracy minus out-of-scope acceptance; ties keep lower thresholds."""
-    best: tuple[float, float, float, float, float] | None = None
-    for router_t in GRID:
-        for domain_t in GRID:
-            t = replace(base, router=router_t, domain_default=domain_t, domains={})
-            right = sum(_accepted(r, t) and r.result.decision.intent == r.intent for r in in_scope) / len(
-                in_scope
-            )
-            taken = sum(_accepted(r, t) for r in outside) / len(outside)
-            if best is None or right - taken > best[0] + 1e-9:
-                best = (right - taken, router_t, domain_t, right, taken)
+    best: tuple[float, Thresholds, float, float] | None = None
+    for out_t in OUT_OF_SCOPE_GRID:
+        for router_t in GRID:
+            for domain_t in GRID:
+                t = replace(base, router=router_t, domain_default=domain_t, domains={}, out_of_scope=out_t)
+                right = sum(_answer(r, t) == r.intent for r in in_scope) / len(in_scope)
+                taken = sum(_answer(r, t) is not None for r in outside) / len(outside)
+                if best is None or right - taken > best[0] + 1e-9:
+                    best = (right - taken, t, right, taken)
     assert best is not None
-    _, router_t, domain_t, right, taken = best
-    thresholds = replace(base, router=router_t, domain_default=domain_t, domains={})
+    _, thresholds, right, taken = best
     return thresholds, {
         "method": "balanced",
         "rows": len(in_scope) + len(outside),
@@ -100,12 +99,17 @@ def _balanced(
     }
 
 
-def _accepted(row: Labelled, t: Thresholds) -> bool:
-    """Would this parse (made with all thresholds at zero) be accepted under thresholds `t`?"""
-    d = row.result.decision
-    if d.domain is None or d.intent is None or t.is_out_of_scope(d.intent):
-        return False
-    return d.router_confidence >= t.router and d.confidence >= t.for_domain(d.domain)
+def _answer(row: Labelled, t: Thresholds) -> str | None:
+    """The intent this held-out parse would be answered with under thresholds `t` (None: rejected)."""
+    result = row.result
+    if not result.router and not result.domain:  # a bare decision (made with zero thresholds)
+        d = result.decision
+        if d.domain is None or d.intent is None or t.is_out_of_scope(d.intent):
+            return None
+        ok = d.router_confidence >= t.router and d.confidence >= t.for_domain(d.domain)
+        return d.intent if ok else None
+    decision = decide(result.router or None, result.domain, t)
+    return None if decision.rejected else decision.intent
 
 
 def _quantile(values: list[float], q: float) -> float | None:

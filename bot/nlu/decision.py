@@ -28,6 +28,9 @@ class Thresholds:
     domain_default: float = 0.5
     domains: Mapping[str, float] = field(default_factory=dict)
     out_of_scope_intents: tuple[str, ...] = ("out_of_scope",)
+    # The rejection class wins only at this confidence or above; below it the best business intent of
+    # the same parse competes under the domain threshold. 0: the rejection class always wins.
+    out_of_scope: float = 0.0
 
     def for_domain(self, name: str) -> float:
         return self.domains.get(name, self.domain_default)
@@ -49,6 +52,7 @@ class Thresholds:
             domain_default=float(data.get("domain_default", base.domain_default)),
             domains={str(k): float(v) for k, v in (data.get("domains") or {}).items()},
             out_of_scope_intents=tuple(data.get("out_of_scope_intents") or base.out_of_scope_intents),
+            out_of_scope=float(data.get("out_of_scope", base.out_of_scope)),
         )
 
     def to_manifest(self) -> dict[str, Any]:
@@ -57,6 +61,7 @@ class Thresholds:
             "domain_default": round(self.domain_default, 4),
             "domains": {k: round(v, 4) for k, v in sorted(self.domains.items())},
             "out_of_scope_intents": list(self.out_of_scope_intents),
+            "out_of_scope": round(self.out_of_scope, 4),
         }
 
 
@@ -76,6 +81,20 @@ def top_intent(parse: Mapping[str, Any] | None) -> tuple[str | None, float]:
     """`(name, confidence)` of a Rasa parse result's top intent."""
     intent = (parse or {}).get("intent") or {}
     return intent.get("name"), float(intent.get("confidence") or 0.0)
+
+
+def best_business_intent(parse: Mapping[str, Any] | None, thresholds: Thresholds) -> tuple[str, float] | None:
+    """The most confident intent of a parse's ranking that is not the rejection class."""
+    for item in (parse or {}).get("intent_ranking") or []:
+        name = item.get("name")
+        if name and not thresholds.is_out_of_scope(name):
+            return name, float(item.get("confidence") or 0.0)
+    return None
+
+
+def with_intent(parse: Mapping[str, Any], name: str, confidence: float) -> dict[str, Any]:
+    """A copy of a Rasa parse whose top intent is `name` (the decision's, when it overrode the top)."""
+    return {**parse, "intent": {"name": name, "confidence": confidence}}
 
 
 def decide(
@@ -102,7 +121,10 @@ def decide(
     if domain_parse is None or intent is None:
         return result(True, NO_DOMAIN_MODEL)
     if thresholds.is_out_of_scope(intent):
-        return result(True, OUT_OF_SCOPE)
+        business = best_business_intent(domain_parse, thresholds)
+        if business is None or conf >= thresholds.out_of_scope:
+            return result(True, OUT_OF_SCOPE)
+        intent, conf = business  # an unsure rejection: the best business intent competes
     if domain is not None and conf < thresholds.for_domain(domain):
         return result(True, DOMAIN_LOW_CONFIDENCE)
     return result(False, ACCEPTED)

@@ -45,8 +45,26 @@ def test_decide_without_router_uses_the_given_domain() -> None:
     assert (d.domain, d.intent, d.rejected) == ("menu", "menu_price", False)
 
 
+def test_an_unsure_rejection_lets_the_best_business_intent_compete() -> None:
+    ranking = [
+        {"name": "common_out_of_scope", "confidence": 0.62},
+        {"name": "menu_price", "confidence": 0.3},
+        {"name": "menu_discount", "confidence": 0.08},
+    ]
+    domain = {"intent": ranking[0], "intent_ranking": ranking}
+    unsure = Thresholds(router=0.6, domain_default=0.25, out_of_scope=0.7)
+    d = decide(parse("menu", 0.9), domain, unsure)
+    assert (d.intent, d.confidence, d.rejected, d.reason) == ("menu_price", 0.3, False, "accepted")
+    strict = Thresholds(router=0.6, domain_default=0.35, out_of_scope=0.7)  # 0.3 is below the domain's bar
+    assert decide(parse("menu", 0.9), domain, strict).reason == "domain_low_confidence"
+    sure = Thresholds(router=0.6, domain_default=0.25, out_of_scope=0.6)  # 0.62 >= 0.6: rejected
+    assert decide(parse("menu", 0.9), domain, sure).reason == "out_of_scope"
+    assert decide(parse("menu", 0.9), domain, TH).reason == "out_of_scope"  # default 0: always rejected
+
+
 def test_thresholds_round_trip_through_the_manifest() -> None:
     assert Thresholds.from_manifest(TH.to_manifest()) == TH
+    assert Thresholds.from_manifest({**TH.to_manifest(), "out_of_scope": 0.8}).out_of_scope == 0.8
     assert Thresholds.from_manifest({}, TH) == TH
 
 
