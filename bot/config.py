@@ -15,8 +15,8 @@ class BotSettings:
     """Validated `bot.*` keys with their defaults."""
 
     tokenizer: str = "kiwi"
-    epochs: int = 100
-    router_epochs: int = 100
+    epochs: int = 25
+    router_epochs: int = 25
     random_seed: int = 42
     transformer_layers: int = 0
     char_ngrams: tuple[int, int] = (1, 4)
