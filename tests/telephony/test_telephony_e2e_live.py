@@ -26,6 +26,7 @@ import httpx
 import pytest
 
 from bot.models import current_model_set, switch_current, write_manifest
+from bot.reservations import ReservationStore
 from callbot.config import Config
 from stt.audio import PHONE_RATE, read_audio, to_telephone
 from stt.lm.build import build_domain_model
@@ -131,6 +132,10 @@ def test_a_reservation_completed_by_voice_and_keypad(lm_server, tiny, tmp_path: 
     )
     # The tiny sample's in-process custom action stored the party size.
     assert (folder / "reserved.txt").read_text(encoding="utf-8") == "4"
+    stored = ReservationStore(f"sqlite:///{folder / 'var' / 'callbot.db'}").find_by_phone(
+        result.call_sid[-20:]
+    )
+    assert stored is not None and stored.party_size == 4  # the row the custom action wrote to SQLite
     assert result.log["status"] == "ended" and not result.closed_by_server
     assert result.replies == 4 and result.clears == 0
 
