@@ -101,14 +101,7 @@ def _balanced(
 
 def _answer(row: Labelled, t: Thresholds) -> str | None:
     """The intent this held-out parse would be answered with under thresholds `t` (None: rejected)."""
-    result = row.result
-    if not result.router and not result.domain:  # a bare decision (made with zero thresholds)
-        d = result.decision
-        if d.domain is None or d.intent is None or t.is_out_of_scope(d.intent):
-            return None
-        ok = d.router_confidence >= t.router and d.confidence >= t.for_domain(d.domain)
-        return d.intent if ok else None
-    decision = decide(result.router or None, result.domain, t)
+    decision = decide(row.result.router, row.result.domain, t)
     return None if decision.rejected else decision.intent
 
 

@@ -20,6 +20,13 @@ DOMAIN_LOW_CONFIDENCE = "domain_low_confidence"
 NO_DOMAIN_MODEL = "no_domain_model"
 
 
+def is_rejection_class(intent: str | None, names: tuple[str, ...]) -> bool:
+    """True when `intent` is one of `names`, with or without a domain prefix (`common_out_of_scope`)."""
+    if not intent:
+        return False
+    return any(intent == n or intent.endswith("_" + n) for n in names)
+
+
 @dataclass(frozen=True)
 class Thresholds:
     """Per-layer minimum confidences. `domains` overrides `domain_default` per domain name."""
@@ -37,9 +44,7 @@ class Thresholds:
 
     def is_out_of_scope(self, intent: str | None) -> bool:
         """True for the rejection class, with or without a domain prefix (`common_out_of_scope`)."""
-        if not intent:
-            return False
-        return any(intent == name or intent.endswith("_" + name) for name in self.out_of_scope_intents)
+        return is_rejection_class(intent, self.out_of_scope_intents)
 
     @classmethod
     def from_manifest(cls, data: Mapping[str, Any] | None, default: Thresholds | None = None) -> Thresholds:

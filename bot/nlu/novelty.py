@@ -35,6 +35,7 @@ from rasa.shared.nlu.constants import INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.nlu.decision import is_rejection_class
 from bot.nlu.kiwi_tokenizer import POS
 
 logger = logging.getLogger(__name__)
@@ -52,10 +53,6 @@ def content_words(tokens: list[Token], tags: tuple[str, ...]) -> list[tuple[int,
             if word and not word.isdigit():
                 out.append((i, word))
     return out
-
-
-def is_rejection_class(intent: str | None, names: tuple[str, ...]) -> bool:
-    return bool(intent) and any(intent == n or intent.endswith("_" + n) for n in names)
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=True)

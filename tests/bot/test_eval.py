@@ -107,14 +107,16 @@ def test_calibration_keeps_most_correct_answers_and_caps_thresholds() -> None:
 
 
 def test_balanced_calibration_rejects_chit_chat_only_where_it_pays() -> None:
-    rows = []
-    for k in range(40):  # in-scope: router sure, domain confidence 0.55 .. 0.94
-        d = Decision("menu", "menu_price", 0.55 + k / 100, False, "accepted", router_confidence=0.99)
-        rows.append(Labelled("menu", "menu_price", ParseResult("t", {}, {}, d)))
+    def row(gold: str, intent: str, conf: float) -> Labelled:
+        router, domain = parse("menu", 0.99), parse(intent, conf)  # parsed with all thresholds at zero
+        result = ParseResult("t", router, domain, decide(router, domain, Thresholds(0, 0)))
+        return Labelled(None if gold.endswith("out_of_scope") else "menu", gold, result)
+
+    # in-scope: router sure, domain confidence 0.55 .. 0.94
+    rows = [row("menu_price", "menu_price", 0.55 + k / 100) for k in range(40)]
     for k in range(20):  # chit-chat taken as menu_price with low domain confidence, or as out-of-scope
         intent, conf = ("menu_price", 0.41 + k / 100) if k < 10 else ("common_out_of_scope", 0.9)
-        d = Decision("menu", intent, conf, False, "accepted", router_confidence=0.99)
-        rows.append(Labelled(None, "common_out_of_scope", ParseResult("t", {}, {}, d)))
+        rows.append(row("common_out_of_scope", intent, conf))
     th, stats = calibrate(rows, Thresholds(), min_recall=0.95)
     # 0.5 keeps every real question and rejects all the chit-chat but the one at 0.50; 0.6 would
     # stop that one too but lose five real questions.
