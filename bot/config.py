@@ -23,10 +23,14 @@ class BotSettings:
     memoization: bool = True
     novelty: bool = True  # NoveltyFeaturizer (bot.nlu.novelty): which content words are new
     novelty_rare_max_df: int = 2
+    linear_blend: float = (
+        0.5  # LinearBlendClassifier (bot.nlu.linear_blend): the linear model's share; 0 = DIET alone
+    )
     post_train: tuple[str, ...] = ()
     out_of_scope_intents: tuple[str, ...] = ("out_of_scope",)
     calibrate: bool = True
     min_in_scope_recall: float = 0.97
+    out_of_scope_share: float = 1 / 3  # expected share of out-of-scope turns: weighs the balanced calibration
     default_router_threshold: float = 0.5
     default_domain_threshold: float = 0.5
     build_dir: Path = Path("build")
@@ -49,9 +53,11 @@ class BotSettings:
             memoization=r.bool("memoization", d.memoization),
             novelty=r.bool("novelty", d.novelty),
             novelty_rare_max_df=r.int("novelty_rare_max_df", d.novelty_rare_max_df, min=0, max=50),
+            linear_blend=r.float("linear_blend", d.linear_blend, min=0, max=1),
             post_train=tuple(r.str_list("post_train", list(d.post_train))),
             out_of_scope_intents=tuple(r.str_list("out_of_scope_intents", list(d.out_of_scope_intents))),
             calibrate=r.bool("calibrate", d.calibrate),
+            out_of_scope_share=r.float("out_of_scope_share", d.out_of_scope_share, min=0.01, max=0.9),
             min_in_scope_recall=r.float("min_in_scope_recall", d.min_in_scope_recall, min=0.5, max=1.0),
             default_router_threshold=r.float("router_threshold", d.default_router_threshold, min=0, max=1),
             default_domain_threshold=r.float("domain_threshold", d.default_domain_threshold, min=0, max=1),

@@ -2,7 +2,8 @@
 
 One pipeline for the router and every domain: a tokenizer (Kiwi morphemes or whitespace), which
 content words are new to the business data (`bot.nlu.novelty`), word and character n-gram counts,
-and DIET for intents. No FallbackClassifier: the runtime rejects low-confidence
+DIET for intents, and a logistic regression whose distribution is averaged with DIET's
+(`bot.nlu.linear_blend`). No FallbackClassifier: the runtime rejects low-confidence
 parses per layer with calibrated thresholds (see `bot.nlu.decision`). Domain projects get RulePolicy
 (forms, `intent -> utter_intent` rules) and MemoizationPolicy; TED is left out, it triples training time
 and the dialogues are rule-shaped.
@@ -19,6 +20,7 @@ from bot.config import BotSettings
 
 KIWI_TOKENIZER = "bot.nlu.kiwi_tokenizer.KiwiTokenizer"
 NOVELTY_FEATURIZER = "bot.nlu.novelty.NoveltyFeaturizer"
+LINEAR_BLEND = "bot.nlu.linear_blend.LinearBlendClassifier"
 _TOKENIZER_COMPONENTS = {"kiwi": KIWI_TOKENIZER, "whitespace": "WhitespaceTokenizer"}
 
 
@@ -48,7 +50,14 @@ def pipeline_config(settings: BotSettings, *, router: bool) -> dict[str, Any]:
             # Bag-of-n-grams input classifies intents as well without the transformer, ~15x faster.
             "number_of_transformer_layers": settings.transformer_layers,
             "entity_recognition": not router,
+            # The blend needs DIET's whole intent distribution, not its top 10.
+            **({"ranking_length": 0} if settings.linear_blend else {}),
         },
+        *(
+            [{"name": LINEAR_BLEND, "linear_weight": settings.linear_blend, "char_ngrams": [lo, hi]}]
+            if settings.linear_blend
+            else []
+        ),
     ]
     config: dict[str, Any] = {
         "recipe": "default.v1",
