@@ -208,13 +208,13 @@ def write_predictions(path: Path, preds: list[Prediction]) -> None:
 
 
 async def calibrate_on_file(
-    paths: dict[str, Path], held_out: Path, base: Thresholds, min_recall: float
+    paths: dict[str, Path], held_out: Path, base: Thresholds, min_recall: float, out_of_scope_share: float
 ) -> Thresholds:
     """Load freshly trained models, parse the held-out split with no rejection, choose thresholds."""
     items = read_labelled(held_out)
     models = NluModels.load_paths(paths, replace(base, router=0.0, domain_default=0.0, domains={}))
     rows = [Labelled(item.domain, item.intent, await models.parse(item.text)) for item in items]
-    thresholds, stats = calibrate(rows, base, min_recall)
+    thresholds, stats = calibrate(rows, base, min_recall, out_of_scope_share=out_of_scope_share)
     logger.info("bot.calibrate %s thresholds=%s", stats, thresholds.to_manifest())
     return thresholds
 

@@ -231,7 +231,9 @@ def _thresholds(tmp: Path, results: list[ModelResult], settings: BotSettings, sa
 
     say("all", f"calibrating thresholds on {held_out}")
     paths = {r.name: tmp / f"{r.name}.tar.gz" for r in results}
-    thresholds = asyncio.run(calibrate_on_file(paths, held_out, base, settings.min_in_scope_recall))
+    thresholds = asyncio.run(
+        calibrate_on_file(paths, held_out, base, settings.min_in_scope_recall, settings.out_of_scope_share)
+    )
     say("all", f"thresholds: {thresholds.to_manifest()}")
     return thresholds
 
@@ -300,7 +302,12 @@ def _calibration_key(settings: BotSettings) -> str:
     """What the thresholds depend on besides the models: the held-out file and the rejection settings."""
     held_out = settings.build_dir / "test.csv"
     h = hashlib.sha256(held_out.read_bytes() if held_out.is_file() else b"")
-    parts = (settings.calibrate, settings.min_in_scope_recall, settings.out_of_scope_intents)
+    parts = (
+        settings.calibrate,
+        settings.min_in_scope_recall,
+        settings.out_of_scope_intents,
+        settings.out_of_scope_share,
+    )
     h.update(repr(parts + (settings.default_router_threshold, settings.default_domain_threshold)).encode())
     return h.hexdigest()[:16]
 

@@ -1,10 +1,14 @@
 """Choosing rejection thresholds on held-out data.
 
-When the held-out split has enough rejection-class rows (chit-chat, other businesses), one router and
-one domain threshold are chosen together on a grid to maximise in-scope accuracy minus the share of
-out-of-scope turns taken as business ("balanced"): both errors count, and a threshold that loses more
-real questions than it stops chit-chat is not taken. Per-domain thresholds are not fitted there: a
-domain's few held-out rows would overfit them.
+When the held-out split has enough rejection-class rows (chit-chat, other businesses), one router
+threshold, one domain threshold and an out-of-scope confidence are chosen together on a grid to make the
+fewest wrong turns in live traffic ("balanced"). A wrong turn is a business question lost to rejection or
+an out-of-scope turn taken as business; they count alike, weighted by how common each kind of turn is
+expected to be (`bot.out_of_scope_share`, the expected share of out-of-scope turns, not the held-out
+split's own mix, which is whatever the data had). So the objective is
+`in-scope accuracy - share / (1 - share) * out-of-scope acceptance`, and a threshold that loses more real
+questions than it stops chit-chat is not taken. Per-domain thresholds are not fitted there: a domain's
+few held-out rows would overfit them.
 
 Without such rows (method "recall"), per layer, the threshold is the confidence below which only a small share (`1 - min_recall`) of the
 correct in-scope answers fall: it keeps in-scope accuracy while rejecting what the models are unsure
@@ -26,6 +30,7 @@ MIN_ROWS = 30  # fewer correct held-out answers than this: a quantile means litt
 MIN_OUT_OF_SCOPE = 20  # rejection-class rows needed for the balanced method
 GRID = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98, 0.99)
 OUT_OF_SCOPE_GRID = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)  # below it, a rejection-class top answer is unsure
+DEFAULT_OUT_OF_SCOPE_SHARE = 1 / 3  # expected share of out-of-scope turns in live calls
 
 
 @dataclass(frozen=True)
@@ -38,13 +43,17 @@ class Labelled:
 
 
 def calibrate(
-    rows: list[Labelled], base: Thresholds, min_recall: float, max_threshold: float = 0.95
+    rows: list[Labelled],
+    base: Thresholds,
+    min_recall: float,
+    max_threshold: float = 0.95,
+    out_of_scope_share: float = DEFAULT_OUT_OF_SCOPE_SHARE,
 ) -> tuple[Thresholds, dict[str, Any]]:
     """Thresholds from `rows`, plus figures on how they split in-scope and out-of-scope turns."""
     in_scope = [r for r in rows if not base.is_out_of_scope(r.intent)]
     outside = [r for r in rows if base.is_out_of_scope(r.intent)]
     if len(outside) >= MIN_OUT_OF_SCOPE and len(in_scope) >= MIN_ROWS:
-        return _balanced(in_scope, outside, base)
+        return _balanced(in_scope, outside, base, out_of_scope_share)
     routed_right = [r for r in in_scope if r.domain and r.result.decision.domain == r.domain]
     router_confs = [r.result.decision.router_confidence for r in routed_right]
     router_t = _quantile(router_confs, 1 - min_recall) if len(router_confs) >= MIN_ROWS else None
@@ -75,9 +84,10 @@ def calibrate(
 
 
 def _balanced(
-    in_scope: list[Labelled], outside: list[Labelled], base: Thresholds
+    in_scope: list[Labelled], outside: list[Labelled], base: Thresholds, out_of_scope_share: float
 ) -> tuple[Thresholds, dict[str, Any]]:
-    """The grid point with the best in-scope accuracy minus out-of-scope acceptance; ties keep lower thresholds."""
+    """The grid point with the fewest expected wrong turns (see the module doc); ties keep lower thresholds."""
+    weight = out_of_scope_share / (1 - out_of_scope_share)
     best: tuple[float, Thresholds, float, float] | None = None
     for out_t in OUT_OF_SCOPE_GRID:
         for router_t in GRID:
@@ -85,12 +95,13 @@ def _balanced(
                 t = replace(base, router=router_t, domain_default=domain_t, domains={}, out_of_scope=out_t)
                 right = sum(_answer(r, t) == r.intent for r in in_scope) / len(in_scope)
                 taken = sum(_answer(r, t) is not None for r in outside) / len(outside)
-                if best is None or right - taken > best[0] + 1e-9:
-                    best = (right - taken, t, right, taken)
+                if best is None or right - weight * taken > best[0] + 1e-9:
+                    best = (right - weight * taken, t, right, taken)
     assert best is not None
     _, thresholds, right, taken = best
     return thresholds, {
         "method": "balanced",
+        "out_of_scope_share": round(out_of_scope_share, 4),
         "rows": len(in_scope) + len(outside),
         "in_scope_rows": len(in_scope),
         "out_of_scope_rows": len(outside),

@@ -125,6 +125,24 @@ def test_balanced_calibration_rejects_chit_chat_only_where_it_pays() -> None:
     assert stats["in_scope_accuracy"] == 1.0 and stats["out_of_scope_accepted"] == 0.05
 
 
+def test_balanced_calibration_weighs_chit_chat_by_its_expected_share() -> None:
+    def row(gold: str, intent: str, conf: float) -> Labelled:
+        router, domain = parse("menu", 0.99), parse(intent, conf)
+        result = ParseResult("t", router, domain, decide(router, domain, Thresholds(0, 0)))
+        return Labelled(None if gold.endswith("out_of_scope") else "menu", gold, result)
+
+    # A domain threshold of 0.5 loses 5 of 40 real questions (12.5%) and stops 4 of 20 chit-chat turns (20%).
+    rows = [row("menu_price", "menu_price", 0.45 if k < 5 else 0.9) for k in range(40)]
+    rows += [row("common_out_of_scope", "menu_price", 0.45 if k < 4 else 0.9) for k in range(20)]
+    # Chit-chat as common as business turns: stopping 20% is worth losing 12.5%.
+    even, stats = calibrate(rows, Thresholds(), min_recall=0.95, out_of_scope_share=0.5)
+    assert even.domain_default == 0.5 and stats["out_of_scope_share"] == 0.5
+    # One turn in three out of scope: 20% of chit-chat weighs 10%, less than the questions lost.
+    rare, stats = calibrate(rows, Thresholds(), min_recall=0.95, out_of_scope_share=1 / 3)
+    assert (rare.router, rare.domain_default) == (0.0, 0.0)
+    assert stats["in_scope_accuracy"] == 1.0 and stats["out_of_scope_accepted"] == 1.0
+
+
 def test_read_labelled_reads_tsv_and_names_missing_columns(tmp_path: Path) -> None:
     tsv = tmp_path / "a.tsv"
     tsv.write_text("text\tintent\tdomain\n짜장면 얼마예요\tmenu_price\tmenu\n", encoding="utf-8")

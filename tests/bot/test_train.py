@@ -128,7 +128,7 @@ def test_pipeline_config_follows_settings(tokenizer: str, name: str) -> None:
     settings = BotSettings(tokenizer=tokenizer, epochs=7, random_seed=3)
     domain = pipeline_config(settings, router=False)
     assert domain["pipeline"][0]["name"] == name
-    diet = domain["pipeline"][-1]
+    diet = next(c for c in domain["pipeline"] if c["name"] == "DIETClassifier")
     assert (diet["name"], diet["epochs"], diet["random_seed"]) == ("DIETClassifier", 7, 3)
     assert [p["name"] for p in domain["policies"]] == ["MemoizationPolicy", "RulePolicy"]
     assert "policies" not in pipeline_config(settings, router=True)
