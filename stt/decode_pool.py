@@ -1,7 +1,8 @@
 """The decode pool: threads (sized to the cores) for blocking decoder calls, the most urgent first.
 
 Split from `stt.engine` (which re-exports `DecodePool`); works on any stream with `gate`, `decode` and
-`flush` (`stt.engine.RecognitionStream`).
+`flush` (`stt.engine.RecognitionStream`). Callers that gate audio as it arrives queue the decode of what
+the gate let through with `submit`, and `promote` a queued job once its utterance turns out to have ended.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import asyncio
 import itertools
 import queue
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from stt import SttError
@@ -19,6 +20,7 @@ from stt.vad import SpeechEnd
 if TYPE_CHECKING:
     from callbot.events import Transcript
     from stt.engine import RecognitionStream
+    from stt.vad import GateEvent
 
 _URGENT, _NORMAL = 0, 1  # DecodePool priorities: an utterance ended (a caller waits) / ongoing speech
 
@@ -34,7 +36,7 @@ class DecodePool:
 
     def __init__(self, threads: int) -> None:
         self.threads = threads
-        self._jobs: queue.PriorityQueue[tuple[int, int, _Job | None]] = queue.PriorityQueue()
+        self._jobs: queue.PriorityQueue[tuple[int, int, DecodeJob | None]] = queue.PriorityQueue()
         self._order = itertools.count()
         self._closed = False
         self._workers = [
@@ -48,8 +50,20 @@ class DecodePool:
         events = stream.gate(pcm)
         if not events:
             return []  # silence outside an utterance: nothing for the decoder
+        return await self.submit(stream, events).future
+
+    def submit(self, stream: RecognitionStream, events: list[GateEvent]) -> DecodeJob:
+        """Queue `stream.decode(events)` (urgent when an utterance ends in them); call on the event loop.
+
+        One job per stream at a time, in order: the caller submits the next once this one's future is done.
+        """
+        if self._closed:
+            raise SttError("the decode pool is closed")
         urgent = any(isinstance(e, SpeechEnd) for e in events)
-        return await self._submit(_URGENT if urgent else _NORMAL, stream.decode, events)
+        loop = asyncio.get_running_loop()
+        job = DecodeJob(self, loop, loop.create_future(), stream.decode, (events,))
+        self._put(_URGENT if urgent else _NORMAL, job)
+        return job
 
     async def flush(self, stream: RecognitionStream) -> Transcript | None:
         return await self._submit(_URGENT, stream.flush)
@@ -71,9 +85,12 @@ class DecodePool:
         if self._closed:
             raise SttError("the decode pool is closed")
         loop = asyncio.get_running_loop()
-        job = _Job(loop, loop.create_future(), fn, args)
-        self._jobs.put((priority, next(self._order), job))
+        job = DecodeJob(self, loop, loop.create_future(), fn, args)
+        self._put(priority, job)
         return await job.future
+
+    def _put(self, priority: int, job: DecodeJob) -> None:
+        self._jobs.put((priority, next(self._order), job))
 
     def _work(self) -> None:
         while True:
@@ -84,15 +101,35 @@ class DecodePool:
 
 
 @dataclass
-class _Job:
-    """One blocking call whose outcome is handed back to the submitting event loop."""
+class DecodeJob:
+    """One blocking call whose outcome is handed back to the submitting event loop (`future`)."""
 
+    pool: DecodePool
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[Any]
     fn: Any
     args: tuple[Any, ...]
+    # Taken by the thread that runs the job: a promoted job sits in the queue twice but runs once.
+    _claim: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def started(self) -> bool:
+        return self._claim.locked()
+
+    def promote(self) -> bool:
+        """Move a job still waiting for a thread ahead of ongoing speech; False once it has started.
+
+        A call whose utterance ended behind a queued chunk of its own speech waits for that chunk first,
+        so that chunk becomes as urgent as the end itself.
+        """
+        if self.started or self.pool._closed:
+            return False
+        self.pool._put(_URGENT, self)
+        return True
 
     def run(self) -> None:
+        if not self._claim.acquire(blocking=False):
+            return  # already run from its other place in the queue
         if self.future.cancelled():
             return
         try:

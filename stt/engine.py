@@ -179,7 +179,11 @@ class RecognitionStream:
         self._grammar = json.dumps(grammar, ensure_ascii=False) if grammar else None
         self._via_soxr = sample_rate != model.rate and s.resample == "soxr"
         self._gate = EnergyGate(s.vad, sample_rate) if s.vad.enabled else None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the decoder: held for whole decodes, on a decode thread
+        # The gate's own state: `gate` runs on the event loop for every frame and must never wait for
+        # a decode of the same call in flight (that stalled the loop, and every call, for its length).
+        # Methods needing both take `_gate_lock` first.
+        self._gate_lock = threading.Lock()
         self._closed = False
         self._offset = 0.0  # seconds to add to decoder times to get input-stream times
         self._position = 0  # input samples received
@@ -201,7 +205,7 @@ class RecognitionStream:
         """The cheap half of `accept` (no decoder): the speech to decode and utterance ends in a chunk."""
         if len(pcm16) % 2:
             raise AudioError(f"PCM16 chunk has an odd number of bytes ({len(pcm16)})")
-        with self._lock:
+        with self._gate_lock:
             self._check_open()
             start = self._position
             self._position += len(pcm16) // 2
@@ -228,17 +232,19 @@ class RecognitionStream:
 
     def flush(self) -> Transcript | None:
         """End of input: the final transcript of whatever is still undecided, if anything was said."""
+        with self._gate_lock:
+            self._check_open()
+            tail = self._gate.flush() if self._gate is not None else []
         with self._lock:
             self._check_open()
-            if self._gate is not None:
-                for event in self._gate.flush():
-                    if isinstance(event, SpeechAudio):
-                        self._decode(event.pcm, event.start)
+            for event in tail:
+                if isinstance(event, SpeechAudio):
+                    self._decode(event.pcm, event.start)
             return self._finish()
 
     def reset(self) -> None:
         """Drop the current utterance (e.g. the caller barged in on a prompt) and start afresh."""
-        with self._lock:
+        with self._gate_lock, self._lock:
             self._check_open()
             self._rec.FinalResult()  # (not Reset: a finalized recognizer restarts its clock cleanly)
             if self._gate is not None:

@@ -92,6 +92,7 @@ class CachedSpeech:
         self.cache = cache
         self._recent: OrderedDict[str, bytes] = OrderedDict()
         self._recent_max = recent
+        self._synthesizing: dict[tuple[str, bool], _SharedSynthesis] = {}  # (text, fixed) -> in flight
 
     def _recalled(self, text: str) -> bytes | None:
         audio = self._recent.get(text)
@@ -146,14 +147,78 @@ class CachedSpeech:
             if audio := await self.speech(text, fixed):
                 yield audio
             return
+        # Calls that need the same uncached text at the same time (a busy minute: many callers ask the
+        # same thing) share one synthesis instead of each running espeak-ng for it.
+        shared = self._synthesizing.get((text, fixed))
+        if shared is None or shared.abandoned:
+            shared = _SharedSynthesis(self._synthesize(streamer, text, fixed))
+            self._synthesizing[(text, fixed)] = shared
+            shared.task.add_done_callback(lambda _: self._forget(text, fixed, shared))
+        async for piece in shared.pieces():
+            yield piece
+
+    def _forget(self, text: str, fixed: bool, shared: _SharedSynthesis) -> None:
+        if self._synthesizing.get((text, fixed)) is shared:
+            del self._synthesizing[(text, fixed)]
+
+    async def _synthesize(self, streamer: Any, text: str, fixed: bool) -> AsyncIterator[bytes]:
         pieces: list[bytes] = []
         async for piece in streamer(text):
             pieces.append(piece)
             yield piece
+        name, voice = self.tts.name, self.tts.voice
         if self.cache is not None and fixed and pieces:
             await asyncio.to_thread(self.cache.put, text, voice, name, b"".join(pieces))
         elif not fixed:
             self._keep(text, b"".join(pieces))
+
+
+class _SharedSynthesis:
+    """One synthesis read by every call that asked for its text while it ran; each reader gets every
+    piece, the first ones at once. Cancelled when its last reader stops (e.g. a barge-in)."""
+
+    def __init__(self, source: AsyncIterator[bytes]) -> None:
+        self._got: list[bytes] = []
+        self._done = False
+        self._error: BaseException | None = None
+        self._changed = asyncio.Condition()
+        self._readers = 0
+        self.abandoned = False  # cancelled: later callers start their own synthesis
+        self.task = asyncio.ensure_future(self._fill(source))
+
+    async def _fill(self, source: AsyncIterator[bytes]) -> None:
+        try:
+            async for piece in source:
+                async with self._changed:
+                    self._got.append(piece)
+                    self._changed.notify_all()
+        except BaseException as exc:  # noqa: BLE001 - handed to every reader
+            self._error = exc if not isinstance(exc, asyncio.CancelledError) else TtsError("cancelled")
+        finally:
+            async with self._changed:
+                self._done = True
+                self._changed.notify_all()
+
+    async def pieces(self) -> AsyncIterator[bytes]:
+        self._readers += 1
+        try:
+            i = 0
+            while True:
+                async with self._changed:
+                    while i >= len(self._got) and not self._done:
+                        await self._changed.wait()
+                if i < len(self._got):
+                    i += 1
+                    yield self._got[i - 1]
+                elif self._error is not None:
+                    raise self._error
+                else:
+                    return
+        finally:
+            self._readers -= 1
+            if not self._readers and not self._done:
+                self.abandoned = True
+                self.task.cancel()  # nobody will hear it
 
 
 def fixed_responses(build_dir: Path) -> list[str]:

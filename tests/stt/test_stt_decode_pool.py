@@ -103,3 +103,39 @@ def test_stream_reports_where_the_gate_ended_the_utterance(recognizer: SpeechRec
         hangover = recognizer.settings.vad.hangover_ms * 8
         assert speech_end + hangover - 800 <= stream.endpoint_sample <= speech_end + hangover + 800
         assert stream.decode_started > 0
+
+
+def test_a_promoted_job_jumps_ahead_of_speech_and_runs_once() -> None:
+    """A call whose utterance ended behind its own queued speech chunk: that chunk is promoted."""
+
+    async def main() -> tuple[list[str], bool]:
+        pool, log, hold = DecodePool(1), [], threading.Event()
+        try:
+            busy = _Stream("busy", log, hold)
+            first = pool.submit(busy, [SpeechAudio(b"\0\0", 0)])  # occupies the only thread
+            await asyncio.sleep(0.05)
+            others = [pool.submit(_Stream(f"speech{i}", log), [SpeechAudio(b"\0\0", 0)]) for i in range(3)]
+            mine = pool.submit(_Stream("mine", log), [SpeechAudio(b"\0\0", 0)])
+            assert mine.promote()
+            hold.set()
+            await asyncio.gather(first.future, mine.future, *(o.future for o in others))
+            return log, mine.promote()
+        finally:
+            pool.close()
+
+    log, promoted_again = asyncio.run(main())
+    assert log == ["busy", "mine", "speech0", "speech1", "speech2"]  # and "mine" only once
+    assert promoted_again is False  # a job that ran cannot be promoted
+
+
+@pytest.mark.slow
+def test_gating_never_waits_for_a_decode_of_the_same_stream(recognizer: SpeechRecognizer) -> None:
+    """Frames are gated on the server's event loop as they arrive: a decode of the same call running on
+    a decode thread (which holds the decoder for its whole length) must not stall it."""
+    with recognizer.stream(8000) as stream:
+        gated = threading.Event()
+        with stream._lock:  # what a decode in flight holds
+            worker = threading.Thread(target=lambda: (stream.gate(b"\0\0" * 160), gated.set()))
+            worker.start()
+            assert gated.wait(2.0)
+        worker.join()
