@@ -1,8 +1,10 @@
 """Concurrent simulated calls against one callbot server: reply latency, frame health, CPU and memory.
 
 Starts `callbot serve` (real bot + Vosk + espeak-ng, from the given config) as a subprocess on loopback,
-then for each concurrency level places N simultaneous simulated calls (real-time audio pacing), each
-saying a few espeak-ng Korean questions. Reports one JSON line per level:
+then for each concurrency level places N simulated calls (real-time audio pacing), each saying a few
+espeak-ng Korean questions. Arrivals are lockstep by default (all N calls within one second, so their
+turns end together: the worst case), or `--stagger SECONDS`: each call starts at a seeded random offset
+in that window (`--seed`). Reports one JSON line per level, naming the arrival mode:
   - speech_end_to_first_frame_ms: end of the caller's speech (the last frame of the clip at least
     -42 dBFS loud, so espeak's trailing silence is not counted) -> first reply frame, client side;
   - target_ms: the same minus the endpoint silence window (stt.vad.hangover_ms): the target metric,
@@ -16,6 +18,7 @@ saying a few espeak-ng Korean questions. Reports one JSON line per level:
   - server CPU (% of one core, averaged over the level) and peak RSS.
 
     .venv/bin/python benchmarks/calls_concurrent.py --config callbot.yml --calls 10 20 40
+    .venv/bin/python benchmarks/calls_concurrent.py --calls 20 40 --stagger 10 --seed 1
 
 Needs trained models (`callbot train`). Sends traffic to 127.0.0.1 only.
 """
@@ -26,6 +29,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import secrets
 import subprocess
 import sys
@@ -79,16 +83,40 @@ def _clips(folder: Path) -> list[Path]:
     return out
 
 
-async def _level(url: str, n: int, clips: list[Path], auth: str, admin: str, window_ms: float) -> dict:
+def arrival_offsets(n: int, stagger: float, seed: int) -> list[float]:
+    """Start offsets (s) of n calls: lockstep (stagger 0) spreads them evenly over one second, else each
+    is a seeded uniform draw from [0, stagger)."""
+    if stagger <= 0:
+        return [i * 1.0 / max(n, 1) for i in range(n)]
+    rng = random.Random(f"{seed}:{n}")
+    return sorted(rng.uniform(0.0, stagger) for _ in range(n))
+
+
+def arrival_mode(stagger: float, seed: int) -> dict:
+    if stagger <= 0:
+        return {"mode": "lockstep", "window_s": 1.0}
+    return {"mode": "staggered", "window_s": stagger, "seed": seed}
+
+
+async def _level(
+    url: str, n: int, clips: list[Path], auth: str, admin: str, window_ms: float, offsets: list[float]
+) -> dict:
+    active, peak = 0, 0
+
     async def one(i: int) -> dict:
-        await asyncio.sleep(i * 1.0 / max(n, 1))  # calls arrive over one second
+        nonlocal active, peak
+        await asyncio.sleep(offsets[i])
         turns = [AudioTurn(path=clips[(i + k) % len(clips)]) for k in range(2)]
+        active += 1
+        peak = max(peak, active)
         try:
             r = await simulate_call(
                 url, turns, auth_token=auth, admin_token=admin, reply_timeout=30, linger=0.2
             )
         except Exception as exc:  # noqa: BLE001 - a failed call is a result here
             return {"error": str(exc)}
+        finally:
+            active -= 1
         log = r.log or {}
         speech = [t for t in log.get("turns", []) if t["kind"] == "speech"]
         return {
@@ -106,6 +134,7 @@ async def _level(url: str, n: int, clips: list[Path], auth: str, admin: str, win
     stages = {k: [v for r in ok for v in r["stages"][k]] for k in STAGES}
     return {
         "calls": n,
+        "peak_concurrent_calls": peak,
         "failed_calls": len(results) - len(ok),
         "errors": sorted({r["error"] for r in results if "error" in r})[:3],
         "turns_without_reply": sum(r["missing"] for r in ok),
@@ -125,7 +154,16 @@ def main() -> int:
     ap.add_argument("--calls", type=int, nargs="+", default=[10, 20, 40])
     ap.add_argument("--port", type=int, default=18099)
     ap.add_argument("--json", dest="json_out", default=None, help="Also write the results here.")
+    ap.add_argument(
+        "--stagger",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="Spread call starts at random over this window (0: lockstep, all within one second).",
+    )
+    ap.add_argument("--seed", type=int, default=1, help="Seed of the staggered start offsets.")
     args = ap.parse_args()
+    arrivals = arrival_mode(args.stagger, args.seed)
     window_ms = float(read_stt_settings(load_config(args.config)).vad.hangover_ms)
     auth, admin = secrets.token_hex(8), secrets.token_hex(8)
     env = {**os.environ, "TWILIO_AUTH_TOKEN": auth, "CALLBOT_ADMIN_TOKEN": admin}
@@ -162,17 +200,20 @@ def main() -> int:
                 except httpx.HTTPError:
                     time.sleep(1)
             clips = _clips(Path(tmp))
-            report = {"cores": os.cpu_count(), "levels": []}
+            report = {"cores": os.cpu_count(), "arrivals": arrivals, "levels": []}
             for n in args.calls:
                 cpu0, _ = _proc_stats(server.pid)
                 t0 = time.monotonic()
-                level = asyncio.run(_level(url, n, clips, auth, admin, window_ms))
+                offsets = arrival_offsets(n, args.stagger, args.seed)
+                level = {"arrivals": arrivals, "load_average_1m_before": round(os.getloadavg()[0], 2)}
+                level |= asyncio.run(_level(url, n, clips, auth, admin, window_ms, offsets))
                 cpu1, hwm = _proc_stats(server.pid)
                 level["server_cpu_percent_of_one_core"] = round(
                     100 * (cpu1 - cpu0) / (time.monotonic() - t0), 1
                 )
                 level["server_peak_rss_mb"] = round(hwm / 2**20, 1)
                 level["seconds"] = round(time.monotonic() - t0, 1)
+                level["load_average_1m_after"] = round(os.getloadavg()[0], 2)
                 target = level["target_ms"]
                 # Judged only when most caller turns were answered (an overloaded STT hides latency).
                 judged = target["n"] >= n and target["p95"] is not None
