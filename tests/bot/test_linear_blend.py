@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import pytest
@@ -135,3 +136,25 @@ def test_pipeline_puts_it_after_diet_and_can_turn_it_off() -> None:
     off = pipeline_config(BotSettings(linear_blend=0.0), router=True)["pipeline"]
     assert LINEAR_BLEND not in [c["name"] for c in off]
     assert "ranking_length" not in off[-1]
+
+
+THREE = [*TRAIN, ("배달 돼요?", "delivery_availability"), ("우리 동네 배달 와요?", "delivery_availability")]
+
+
+@pytest.mark.parametrize("data", [TRAIN, THREE], ids=["binary", "multinomial"])
+def test_lean_scoring_gives_sklearns_numbers(tmp_path: Path, data: list[tuple[str, str]]) -> None:
+    component, _, _ = _component(tmp_path)
+    component.train(TrainingData([_tokenized(t, i) for t, i in data]))
+    model = component.model
+    assert model is not None
+    for text in ["주차 할인 돼요?", "배달 쿠폰", "", "전혀 모르는 말", "ㅋㅋ"]:
+        tokens = token_string(_tokenized(text)) if text else ""
+        lean = model.probabilities(text, tokens)
+        reference = model.classifier.predict_proba(model.features(text, tokens))[0]
+        for label, p in zip(model.classifier.classes_, reference, strict=True):
+            assert lean[str(label)] == pytest.approx(p, abs=1e-12)
+    copy = pickle.loads(pickle.dumps(model))  # the lean scorer is rebuilt, not pickled
+    assert "_lean" not in copy.__dict__
+    assert copy.probabilities("배달 쿠폰", "배달/NNG 쿠폰/NNG") == model.probabilities(
+        "배달 쿠폰", "배달/NNG 쿠폰/NNG"
+    )
