@@ -31,6 +31,7 @@ import json
 import os
 import random
 import secrets
+import socket
 import subprocess
 import sys
 import tempfile
@@ -148,6 +149,15 @@ async def _level(
     }
 
 
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", default=str(ROOT / "callbot.yml"))
@@ -184,6 +194,9 @@ def main() -> int:
         "--public-url",
         url,
     ]
+    if not _port_free(args.port):  # else the calls would reach whatever server already listens there
+        print(f"port {args.port} on 127.0.0.1 is in use (another benchmark?); pass --port", file=sys.stderr)
+        return 2
     with tempfile.TemporaryDirectory() as tmp:
         log_path = Path(tmp) / "server.log"
         with log_path.open("w") as server_log:
