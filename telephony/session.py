@@ -1,7 +1,7 @@
 """One call's state and turn loop: caller audio -> STT -> bot -> TTS -> frames back, with barge-in.
 
-A `CallSession` owns three tasks: the STT decoder (caller frames are gated as they arrive and their
-speech decoded behind them in the recognizer's decode pool, `telephony.decoding` -> transcripts), the
+A `CallSession` owns three tasks: the STT decoder (caller frames go through `telephony.caller_audio`:
+gated as they arrive and decoded behind them in the recognizer's decode pool -> transcripts), the
 dialogue worker (caller events -> bot -> spoken reply -> call log) and the silence watchdog. The
 websocket loop (`telephony.stream`) feeds it parsed events and gives it two callbacks: `send` (a text
 message to Twilio) and `close` (end the stream, which ends the call).
@@ -22,17 +22,14 @@ import numpy as np
 import soundfile as sf
 
 from callbot.events import BotAction, BotReply, Dtmf, Silence, Transcript, UserText
-from stt.codec import ulaw_decode, ulaw_to_pcm16
 from telephony import TelephonyError, protocol
+from telephony.caller_audio import CallerAudio
 from telephony.calllog import TurnRecord
-from telephony.decoding import StreamDecoder
 from telephony.playback import Playback
 from telephony.services import CallServices, RecognitionStreamLike
-from telephony.turn_timing import DecodeTiming, arrival, ms_between, wait_ms
+from telephony.turn_timing import DecodeTiming, ms_between
 
 logger = logging.getLogger(__name__)
-MAX_BACKLOG_FRAMES = 250  # 5 s of caller audio waiting for the recognizer: older frames are dropped
-MAX_UTTERANCE_BYTES = 8000 * 2 * 60  # caller audio kept per turn for save_audio (60 s of PCM)
 _WORDS = re.compile(r"[\w가-힣]+")
 
 
@@ -68,11 +65,9 @@ class CallSession:
         self.dialogue: Any = None
         self.recognition: RecognitionStreamLike | None = None
         self.turn = 0
-        self.stats = {"frames_in": 0, "frames_dropped": 0}
         self.barge_ins = 0
-        self._audio: asyncio.Queue[tuple[bytes, float] | None] = asyncio.Queue()  # (mu-law, arrival)
-        self._fed = 0  # samples handed to the recognizer so far (its input-stream clock)
-        self._decoder: StreamDecoder | None = None  # decodes behind the gate (recognizers with a pool)
+        self.audio_in = CallerAudio(self._on_transcript, self.settings.save_audio)
+        self.stats = self.audio_in.stats  # frames_in, frames_dropped
         self._events: asyncio.Queue[CallerTurn | Dtmf | Silence | None] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._dialogue_task: asyncio.Task[None] | None = None
@@ -81,7 +76,6 @@ class CallSession:
         self._in_speech = False
         self._idle_since = time.monotonic()
         self._silences = 0
-        self._utterance = bytearray()
         self._barged = False
         self._ended = False
         self.stream_url = ""  # where Twilio reconnects after a <Say> reply (tts backend twilio_say)
@@ -107,13 +101,7 @@ class CallSession:
             return
         self.recognition = recognition
         self.dialogue = bot.new_session(self.call_sid)
-        pool = getattr(self.services.recognizer, "pool", None)
-        if pool is not None and hasattr(recognition, "gate"):
-            # Frames are gated as they arrive (on_media); decoding runs behind (telephony.decoding).
-            self._decoder = StreamDecoder(pool, recognition, self._on_transcript)
-            self._spawn(self._decoder.run)
-        else:
-            self._spawn(self._stt_worker)
+        self._spawn(self.audio_in.start(self.services.recognizer, recognition, self.services.stt_executor))
         self._dialogue_task = self._spawn(self._dialogue_worker)
         self._spawn(self._silence_watchdog)
 
@@ -151,25 +139,8 @@ class CallSession:
     # -- inbound events from the socket loop -------------------------------------------------
 
     def on_media(self, media: protocol.Media) -> None:
-        self.stats["frames_in"] += 1
-        now = time.monotonic()
-        if _loud(media.payload):  # the caller is talking, whether or not STT has caught up
-            self._idle_since = now
-        if self._backlog_frames() >= MAX_BACKLOG_FRAMES:
-            self.stats["frames_dropped"] += 1
-            return
-        if self._decoder is not None:
-            # Gated at once (cheap, no task hop per frame): an utterance's end is seen as its frame
-            # arrives, whatever the decoder is busy with.
-            batch = [(media.payload, now)]
-            self._decoder.feed(*self._take_pcm(batch), batch)
-            return
-        self._audio.put_nowait((media.payload, now))
-
-    def _backlog_frames(self) -> int:
-        """Caller frames not yet through the recognizer: queued, or gated and waiting to be decoded."""
-        waiting = self._decoder.backlog_samples if self._decoder is not None else 0
-        return self._audio.qsize() + waiting // protocol.FRAME_BYTES
+        if self.audio_in.push(media.payload):  # the caller is talking, whether or not STT has caught up
+            self._idle_since = time.monotonic()
 
     def on_dtmf(self, digit: str) -> None:
         self._events.put_nowait(Dtmf(digit=digit))
@@ -194,43 +165,6 @@ class CallSession:
             logger.exception("telephony.session.failed call=%s error=%s", self.call_sid, exc)
             await self._close()
 
-    async def _stt_worker(self) -> None:
-        """A recognizer without a decode pool: batches of caller audio through `accept` in the executor."""
-        assert self.recognition is not None
-        loop = asyncio.get_running_loop()
-        while (batch := await self._next_batch()) is not None:
-            pcm, first = self._take_pcm(batch)
-            started = time.monotonic()
-            results = await loop.run_in_executor(self.services.stt_executor, self.recognition.accept, pcm)
-            timing = DecodeTiming(
-                stt_ms=(time.monotonic() - started) * 1000,
-                wait_ms=wait_ms(self.recognition, started),
-                endpoint_at=arrival(batch, first, getattr(self.recognition, "endpoint_sample", None)),
-            )
-            for transcript in results:
-                await self._on_transcript(transcript, timing)
-
-    async def _next_batch(self) -> list[tuple[bytes, float]] | None:
-        """The caller frames waiting (at least one, at most 50), None at the end of the call."""
-        item = await self._audio.get()
-        if item is None:
-            return None
-        batch = [item]
-        while not self._audio.empty() and len(batch) < 50:
-            nxt = self._audio.get_nowait()
-            if nxt is None:
-                break
-            batch.append(nxt)
-        return batch
-
-    def _take_pcm(self, batch: list[tuple[bytes, float]]) -> tuple[bytes, int]:
-        """PCM of a batch (kept for save_audio) and its first sample's index in the call's audio."""
-        pcm = ulaw_to_pcm16(b"".join(payload for payload, _ in batch))
-        if self.settings.save_audio and len(self._utterance) < MAX_UTTERANCE_BYTES:
-            self._utterance += pcm
-        first, self._fed = self._fed, self._fed + len(pcm) // 2
-        return pcm, first
-
     async def _on_transcript(self, t: Transcript, timing: DecodeTiming) -> None:
         text = t.text.strip()
         if not text:
@@ -249,7 +183,7 @@ class CallSession:
         if self.player.playing and not interrupting:
             logger.debug("telephony.session.backchannel call=%s text=%s", self.call_sid, text)
             return
-        pcm, self._utterance = bytes(self._utterance), bytearray()
+        pcm = self.audio_in.take_utterance()
         barged, self._barged = self._barged, False
         turn = CallerTurn(
             text,
@@ -293,7 +227,7 @@ class CallSession:
                 or self._busy
                 or self._in_speech
                 or self._events.qsize()
-                or self._backlog_frames()
+                or self.audio_in.backlog_frames()
             )
             quiet = not busy
             if quiet and time.monotonic() - self._idle_since >= limit:
@@ -470,23 +404,6 @@ class CallSession:
 
     def _heard(self) -> None:
         self._idle_since = time.monotonic()
-
-
-def _quiet_codes(threshold: int) -> bytes:
-    """The mu-law codes whose sample magnitude is at most `threshold`."""
-    samples = ulaw_decode(np.arange(256, dtype=np.uint8)).astype(np.int32)
-    return bytes(int(c) for c in np.flatnonzero(np.abs(samples) <= threshold))
-
-
-_QUIET = _quiet_codes(600)  # ~-35 dBFS
-
-
-def _loud(ulaw: bytes) -> bool:
-    """Whether a mu-law frame has any sample above ~-35 dBFS (speech or noise, not line silence).
-
-    Runs for every inbound frame of every call: deleting the quiet codes (C speed) beats decoding.
-    """
-    return bool(ulaw.translate(None, _QUIET))
 
 
 def _norm(word: str) -> str:

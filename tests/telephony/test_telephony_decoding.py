@@ -8,8 +8,8 @@ import threading
 from callbot.events import Transcript
 from stt.decode_pool import DecodePool
 from stt.vad import GateEvent, SpeechAudio, SpeechEnd
+from telephony.caller_audio import _loud
 from telephony.decoding import StreamDecoder
-from telephony.session import _loud
 from telephony.turn_timing import DecodeTiming
 
 
