@@ -320,6 +320,22 @@ def test_store_question_without_store_asks_and_answers_next_turn(actions: dict[s
     assert messages == ["강남역점은 평일 오전 11시 반부터 저녁 11시까지 영업합니다."]
 
 
+def test_answer_to_which_store_that_asks_something_else_gets_that_answer(actions: dict[str, Any]) -> None:
+    history = [
+        {"event": "user", "text": "몇 시까지 해요?", "parse_data": {"intent": {"name": "store_hours"}}},
+        {"event": "active_loop", "name": "store_form"},
+    ]
+    # "명동점 주차 돼?" answers "which store?" and asks about parking: parking is what the caller wants now.
+    t = make_tracker("명동점 주차 돼?", intent="store_parking", slots={"store": "명동점"}, history=history)
+    _, messages, _ = run(actions["action_store_answer"], t, {})
+    assert messages == ["명동점 주차 안내입니다. 지하 주차장 2시간 무료."]
+    # Only the store (with its alias, a branch word or a station): the first question still counts.
+    for text in ("명동점이요", "명동 지점이요", "명동역 거기요"):
+        t = make_tracker(text, intent="store_parking", slots={"store": "명동점"}, history=history)
+        _, messages, _ = run(actions["action_store_answer"], t, {})
+        assert messages[0].startswith("명동점은 평일"), text
+
+
 def test_create_actions_covers_every_overlay_action_and_runs_in_executor(context: Context) -> None:
     created = load_sample_actions().create_actions(context, clock=lambda: NOW)
     names = [a.name() for a in created]

@@ -10,11 +10,38 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.stores import Store, answer
+from bot.nlu.kiwi_tokenizer import get_analyzer
+from bot.stores import Store, StoreDirectory, answer
 
 from .common import question_intent, user_text
 
 logger = logging.getLogger(__name__)
+CONTENT_TAGS = ("NNG", "NNP", "SL", "XR")  # nouns, foreign words, roots
+STORE_WORDS = {
+    "점",
+    "지점",
+    "매장",
+    "가게",
+    "곳",
+    "데",
+    "거기",
+    "여기",
+    "저기",
+    "쪽",
+}  # say only "which store"
+
+
+def asks_more_than_a_store(text: str, stores: StoreDirectory) -> bool:
+    """Whether `text` asks something besides naming a store: "명동점 주차 돼?" does, "강남 매장이요" does not."""
+    keys = [k for s in stores.stores for k in (s.name, *s.aliases)]
+    for m in get_analyzer().morphemes(text):
+        if (
+            m.tag in CONTENT_TAGS
+            and m.form not in STORE_WORDS
+            and not any(m.form in k or k in m.form for k in keys)
+        ):
+            return True
+    return False
 
 
 def _only_store(context: Any) -> Store | None:
@@ -83,6 +110,13 @@ class ActionStoreAnswer(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict):
         store = self.context.stores.by_name(tracker.get_slot("store")) or _only_store(self.context)
         intent = question_intent(tracker, "store_form", "store_")
+        latest = (tracker.latest_message.get("intent") or {}).get("name") or ""
+        if (
+            latest.startswith("store_")
+            and latest != intent
+            and asks_more_than_a_store(user_text(tracker), self.context.stores)
+        ):
+            intent = latest  # the answer to "which store?" asked a new question: "명동점 주차 돼?"
         if store is None or intent is None:
             logger.warning("restaurant.store.unanswered sender=%s intent=%s", tracker.sender_id, intent)
             dispatcher.utter_message(text="죄송해요, 어느 매장의 무엇이 궁금하신지 다시 말씀해 주세요.")
