@@ -113,34 +113,16 @@ class CachedSpeech:
         return self.tts.speaks_via_call
 
     async def speech(self, text: str, fixed: bool) -> bytes:
-        name, voice = self.tts.name, self.tts.voice
-        if self.cache is not None and fixed:
-            hit = self.cache.in_memory(text, voice, name) or await asyncio.to_thread(
-                self.cache.get, text, voice, name
-            )
-            if hit is not None:
-                return hit
-        elif (recalled := self._recalled(text)) is not None:
-            return recalled
+        if (known := await self._lookup(text, fixed)) is not None:
+            return known
         audio = await self.tts.synthesize(text)
-        if self.cache is not None and fixed and audio:
-            await asyncio.to_thread(self.cache.put, text, voice, name, audio)
-        elif not fixed:
-            self._keep(text, audio)
+        await self._store(text, fixed, audio)
         return audio
 
     async def stream(self, text: str, fixed: bool) -> AsyncIterator[bytes]:
         """`speech`, in pieces: a cache hit at once, else the backend's first piece as soon as it is ready."""
-        name, voice = self.tts.name, self.tts.voice
-        if self.cache is not None and fixed:
-            hit = self.cache.in_memory(text, voice, name) or await asyncio.to_thread(
-                self.cache.get, text, voice, name
-            )
-            if hit is not None:
-                yield hit
-                return
-        elif (recalled := self._recalled(text)) is not None:
-            yield recalled
+        if (known := await self._lookup(text, fixed)) is not None:
+            yield known
             return
         streamer = getattr(self.tts, "stream", None)
         if streamer is None:  # a backend with only `synthesize`
@@ -166,11 +148,23 @@ class CachedSpeech:
         async for piece in streamer(text):
             pieces.append(piece)
             yield piece
-        name, voice = self.tts.name, self.tts.voice
-        if self.cache is not None and fixed and pieces:
-            await asyncio.to_thread(self.cache.put, text, voice, name, b"".join(pieces))
+        await self._store(text, fixed, b"".join(pieces))
+
+    async def _lookup(self, text: str, fixed: bool) -> bytes | None:
+        """Audio already made for `text`: the cache (memory, then disk) for fixed texts, else recent replies."""
+        if self.cache is not None and fixed:
+            name, voice = self.tts.name, self.tts.voice
+            return self.cache.in_memory(text, voice, name) or await asyncio.to_thread(
+                self.cache.get, text, voice, name
+            )
+        return None if fixed else self._recalled(text)
+
+    async def _store(self, text: str, fixed: bool, audio: bytes) -> None:
+        """Fixed texts go to the cache (disk), others to the recent replies in memory."""
+        if self.cache is not None and fixed and audio:
+            await asyncio.to_thread(self.cache.put, text, self.tts.voice, self.tts.name, audio)
         elif not fixed:
-            self._keep(text, b"".join(pieces))
+            self._keep(text, audio)
 
 
 class _SharedSynthesis:
