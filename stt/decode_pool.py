@@ -1,7 +1,7 @@
 """The decode pool: threads (sized to the cores) for blocking decoder calls, the most urgent first.
 
-Split from `stt.engine` (which re-exports `DecodePool`); works on any stream with `gate` and `decode`
-(`stt.engine.RecognitionStream`). Callers that gate audio as it arrives queue the decode of what
+Split from `stt.engine` (which re-exports `DecodePool`); works on any stream with `gate`, `decode` and
+`flush` (`stt.engine.RecognitionStream`). Callers that gate audio as it arrives queue the decode of what
 the gate let through with `submit`, and `promote` a queued job once its utterance turns out to have ended.
 """
 
@@ -65,6 +65,9 @@ class DecodePool:
         self._put(_URGENT if urgent else _NORMAL, job)
         return job
 
+    async def flush(self, stream: RecognitionStream) -> Transcript | None:
+        return await self._submit(_URGENT, stream.flush)
+
     def close(self) -> None:
         """Stop the threads after the calls they are running; queued calls are cancelled."""
         self._closed = True
@@ -77,6 +80,14 @@ class DecodePool:
                 job.cancel()
         for _ in self._workers:
             self._jobs.put((-1, next(self._order), None))
+
+    async def _submit(self, priority: int, fn: Any, *args: Any) -> Any:
+        if self._closed:
+            raise SttError("the decode pool is closed")
+        loop = asyncio.get_running_loop()
+        job = DecodeJob(self, loop, loop.create_future(), fn, args)
+        self._put(priority, job)
+        return await job.future
 
     def _put(self, priority: int, job: DecodeJob) -> None:
         self._jobs.put((priority, next(self._order), job))
