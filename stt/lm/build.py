@@ -27,6 +27,7 @@ from stt.lm.fstio import write_vector_fst
 from stt.lm.model_path import check_model_folder
 from stt.lm.ngram import build_fst, estimate_witten_bell
 from stt.lm.segment import Segmenter
+from stt.lm.unigram import general_distribution
 from stt.lm.vocab import read_vocabulary, write_words_txt
 
 logger = logging.getLogger(__name__)
@@ -40,6 +41,8 @@ MFCC = "conf/mfcc.conf"
 # Larger Vosk models rescore lattices with the general LM from these folders: that would undo the domain
 # graph, so a derived model leaves them out.
 NOT_LINKED = frozenset({"rescore", "rnnlm"})
+# The general share goes to this many of the base model's most frequent words (stt.lm.unigram).
+GENERAL_WORDS = 20000
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,7 @@ class LmReport:
     seconds: float
     order: int
     general_weight: float
+    general_words: int  # base-model words sharing general_weight (0: the whole vocabulary, evenly)
     dither_zero: bool
 
     def to_dict(self) -> dict[str, object]:
@@ -70,6 +74,7 @@ def build_domain_model(
     out_dir: Path,
     *,
     general_weight: float = 0.05,
+    general_words: int = GENERAL_WORDS,
     order: int = 3,
     dither_zero: bool = True,
 ) -> LmReport:
@@ -98,12 +103,14 @@ def build_domain_model(
     if not sentences:
         raise LmError(f"no usable text for the domain language model of {out}: every sentence was empty")
 
+    general_ids, general_probs = general_distribution(vocab, base / GRAPH, general_words)
     model = estimate_witten_bell(
         sentences,
         bos=vocab.bos_id,
         eos=vocab.eos_id,
-        general_ids=vocab.general_ids(),
+        general_ids=general_ids,
         general_weight=general_weight,
+        general_probs=general_probs,
         order=order,
     )
     fst = build_fst(model)
@@ -131,6 +138,7 @@ def build_domain_model(
             seconds=round(time.perf_counter() - started, 3),
             order=order,
             general_weight=general_weight,
+            general_words=len(general_ids) if general_weight > 0 else 0,
             dither_zero=dither_zero,
         )
         (tmp / REPORT_NAME).write_text(json.dumps(report.to_dict(), indent=2), encoding="utf-8")
@@ -186,6 +194,7 @@ def build_from_examples_csv(
     splits: Collection[str] | None = ("train",),
     domains: Collection[str] | None = None,
     general_weight: float = 0.05,
+    general_words: int = GENERAL_WORDS,
     order: int = 3,
     dither_zero: bool = True,
 ) -> LmReport:
@@ -194,7 +203,13 @@ def build_from_examples_csv(
     if not texts:
         raise LmError(f"{csv_path}: no example texts for splits={splits} domains={domains}")
     return build_domain_model(
-        base_model, texts, out_dir, general_weight=general_weight, order=order, dither_zero=dither_zero
+        base_model,
+        texts,
+        out_dir,
+        general_weight=general_weight,
+        general_words=general_words,
+        order=order,
+        dither_zero=dither_zero,
     )
 
 
@@ -204,6 +219,7 @@ def build_named_models(
     out_root: Path,
     *,
     general_weight: float = 0.05,
+    general_words: int = GENERAL_WORDS,
     order: int = 3,
     dither_zero: bool = True,
 ) -> dict[str, LmReport]:
@@ -217,6 +233,7 @@ def build_named_models(
             texts,
             Path(out_root) / name,
             general_weight=general_weight,
+            general_words=general_words,
             order=order,
             dither_zero=dither_zero,
         )

@@ -5,8 +5,9 @@ Interpolated Witten-Bell: for a history h seen c(h) times with T(h) distinct nex
 which in backoff form is: explicit probabilities for the words seen after h, and for every other word
 alpha(h) * P(w | h') with alpha(h) = T(h) / (c(h) + T(h)) - exactly normalized, since the interpolated
 mass of the unseen words is alpha(h) times their lower-order mass. The lowest level is a unigram that mixes
-the domain counts with a uniform share `general_weight` over the whole recognizer vocabulary, so speech
-outside the domain text still has a path.
+the domain counts with a share `general_weight` for general words (by default the base model's most
+frequent words, in proportion to their frequency: `stt.lm.unigram`), so speech outside the domain text
+still has a path.
 """
 
 from __future__ import annotations
@@ -60,11 +61,13 @@ def estimate_witten_bell(
     eos: int,
     general_ids: np.ndarray,
     general_weight: float,
+    general_probs: np.ndarray | None = None,
     order: int = 3,
 ) -> NgramModel:
     """Estimate an interpolated Witten-Bell model of `order` from sentences of word ids (no <s>/</s>).
 
-    `general_ids` are the vocabulary words that get the uniform `general_weight` share of the unigram.
+    `general_ids` are the vocabulary words that share `general_weight` of the unigram: in proportion to
+    `general_probs` (same length, summing to 1) when given, else evenly.
     """
     if order < 1:
         raise LmError(f"n-gram order must be >= 1, got {order}")
@@ -72,6 +75,8 @@ def estimate_witten_bell(
         raise LmError(f"general_weight must be in [0, 1), got {general_weight}")
     if general_weight > 0 and len(general_ids) == 0:
         raise LmError("general_weight > 0 needs a non-empty general vocabulary")
+    if general_probs is not None and len(general_probs) != len(general_ids):
+        raise LmError(f"{len(general_probs)} general word probabilities for {len(general_ids)} words")
     unigram_counts: Counter[int] = Counter()
     context: dict[History, Counter[int]] = defaultdict(Counter)
     for sentence in sentences:
@@ -90,7 +95,8 @@ def estimate_witten_bell(
     for w, c in unigram_counts.items():
         unigram[w] = (1.0 - general_weight) * c / total
     if general_weight > 0:
-        unigram[general_ids] += general_weight / len(general_ids)
+        share = general_probs if general_probs is not None else 1.0 / len(general_ids)
+        unigram[general_ids] += general_weight * share
 
     model = NgramModel(order=order, bos=bos, eos=eos, unigram=unigram, probs={}, backoff={})
     # Lower orders first: the interpolation term of an n-gram is the finished (n-1)-gram probability.

@@ -3,7 +3,8 @@
     stt:
       domain_lm:
         enabled: true
-        general_weight: 0.05      # share of the uniform whole-vocabulary unigram (out-of-domain way out)
+        general_weight: 0.05      # unigram share of general words (the way out for off-domain speech)
+        general_words: 20000      # the base model's most frequent words get it, by frequency; 0: all, evenly
         order: 3
         dither_zero: true         # derived model's conf/mfcc.conf gets --dither=0 (reproducible results)
         splits: [train]           # rows of build/examples.csv used as text
@@ -20,19 +21,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from callbot.config import Config
-from stt.lm.build import LmReport, build_domain_model, read_examples_texts
+from stt.lm.build import GENERAL_WORDS, LmReport, build_domain_model, read_examples_texts
 from stt.lm.errors import LmError
 
 logger = logging.getLogger(__name__)
 
 DOMAIN_NAME = "domain"
-_KEYS = ("enabled", "general_weight", "order", "dither_zero", "splits", "named")
+_KEYS = ("enabled", "general_weight", "general_words", "order", "dither_zero", "splits", "named")
 
 
 @dataclass(frozen=True)
 class DomainLmSettings:
     enabled: bool = True
     general_weight: float = 0.05
+    general_words: int = GENERAL_WORDS
     order: int = 3
     dither_zero: bool = True
     splits: tuple[str, ...] = ("train",)
@@ -75,6 +77,7 @@ def read_domain_lm_settings(config: Config) -> DomainLmSettings:
     settings = DomainLmSettings(
         enabled=r.bool("domain_lm.enabled", d.enabled),
         general_weight=r.float("domain_lm.general_weight", d.general_weight, min=0.0, max=0.99),
+        general_words=r.int("domain_lm.general_words", d.general_words, min=0, max=10_000_000),
         order=r.int("domain_lm.order", d.order, min=1, max=5),
         dither_zero=r.bool("domain_lm.dither_zero", d.dither_zero),
         splits=tuple(r.str_list("domain_lm.splits", list(d.splits))),
@@ -107,6 +110,7 @@ def build_configured(
         return {}
     options = {
         "general_weight": settings.general_weight,
+        "general_words": settings.general_words,
         "order": settings.order,
         "dither_zero": settings.dither_zero,
     }

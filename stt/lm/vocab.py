@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 FST_MAGIC = 2125659606
 SYMBOL_TABLE_MAGIC = 2125658996
 _HAS_ISYMBOLS = 1
+_HAS_OSYMBOLS = 2
 _MAX_STRING = 1 << 16
 
 EPS = "<eps>"
@@ -126,10 +127,19 @@ def _read_cached(path: Path, size: int, mtime_ns: int) -> Vocabulary:
         raise LmError(f"cannot read FST file {path}: {exc.strerror}") from exc
 
 
-def _parse(r: _Reader) -> Vocabulary:
-    path = r.path
+def header_end(buf: mmap.mmap | bytes, path: Path) -> tuple[str, int]:
+    """(FST type, offset of the FST's own data) of an OpenFst file: past its header and symbol tables."""
+    r = _Reader(buf, path)
+    fst_type, flags = _header(r)
+    for bit in (_HAS_ISYMBOLS, _HAS_OSYMBOLS):
+        if flags & bit:
+            _symbol_table(r)
+    return fst_type, r.offset
+
+
+def _header(r: _Reader) -> tuple[str, int]:
     if len(r.buf) < 4 or r.int32("magic") != FST_MAGIC:
-        raise LmError(f"{path}: not an OpenFst binary FST (wrong magic number)")
+        raise LmError(f"{r.path}: not an OpenFst binary FST (wrong magic number)")
     fst_type = r.string("fst type").decode("ascii", "replace")
     r.string("arc type")
     r.int32("version")
@@ -137,18 +147,28 @@ def _parse(r: _Reader) -> Vocabulary:
     r.int64("properties")
     for what in ("start", "number of states", "number of arcs"):
         r.int64(what)
-    if not flags & _HAS_ISYMBOLS:
-        raise LmError(
-            f"{path}: the {fst_type} FST has no embedded symbol table; the vocabulary cannot be read"
-        )
+    return fst_type, flags
+
+
+def _symbol_table(r: _Reader) -> tuple[str, list[tuple[str, int]]]:
     if r.int32("symbol table magic") != SYMBOL_TABLE_MAGIC:
-        raise LmError(f"{path}: bad symbol table magic number after the FST header")
+        raise LmError(f"{r.path}: bad symbol table magic number after the FST header")
     name = r.string("symbol table name").decode("utf-8", "replace")
     r.int64("available key")
     size = r.int64("symbol table size")
     if size <= 0 or size > len(r.buf):
-        raise LmError(f"{path}: symbol table size {size} is not plausible")
-    entries = _parse_entries(r, size)
+        raise LmError(f"{r.path}: symbol table size {size} is not plausible")
+    return name, _parse_entries(r, size)
+
+
+def _parse(r: _Reader) -> Vocabulary:
+    path = r.path
+    fst_type, flags = _header(r)
+    if not flags & _HAS_ISYMBOLS:
+        raise LmError(
+            f"{path}: the {fst_type} FST has no embedded symbol table; the vocabulary cannot be read"
+        )
+    name, entries = _symbol_table(r)
     ids = {w: i for w, i in entries}
     missing = [s for s in (EPS, BOS, EOS) if s not in ids]
     if missing:

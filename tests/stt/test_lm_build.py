@@ -111,9 +111,17 @@ def test_report_counts(derived):
     assert report.sentences == len(DOMAIN_TEXT) and report.empty_sentences == 0
     assert report.tokens > len(DOMAIN_TEXT) * 2
     assert report.oov == 0
-    assert report.arcs > 500_000  # the general-vocabulary unigram keeps every word possible
+    # the unigram keeps the model's 20,000 most frequent words possible, not all 503k
+    assert 20_000 < report.arcs < 40_000 and report.general_words == 20_000
     assert report.size_bytes == (out / "graph" / "Gr.fst").stat().st_size
     assert json.loads((out / "lm_report.json").read_text())["tokens"] == report.tokens
+
+
+def test_general_words_zero_spreads_the_share_over_the_whole_vocabulary(base, tmp_path):
+    report = build_domain_model(base, SENTENCES[:5], tmp_path / "all", general_words=0)
+    assert report.arcs > 500_000 and report.general_words > 500_000
+    closed = build_domain_model(base, SENTENCES[:5], tmp_path / "closed", general_weight=0.0)
+    assert closed.arcs < 1_000 and closed.general_words == 0
 
 
 def test_failed_rebuild_leaves_previous_model(base, tmp_path):

@@ -52,6 +52,26 @@ def test_witten_bell_values_by_hand():
     assert model.prob(6, (BOS, 1)) == pytest.approx((1 / 3) * (1 / 4) * p1_6)
 
 
+@pytest.mark.parametrize("order", [1, 3])
+def test_general_share_follows_the_given_word_probabilities(order):
+    probs = np.array([0.5, 0.1, 0.1, 0.1, 0.1, 0.1])
+    model = estimate_witten_bell(
+        CORPUS, bos=BOS, eos=EOS, general_ids=GENERAL, general_weight=0.1, general_probs=probs, order=order
+    )
+    assert model.prob(6, ()) == pytest.approx(0.1 * 0.1)  # word 6 is never seen: only its general share
+    assert model.prob(1, ()) == pytest.approx(0.9 * 3 / 18 + 0.1 * 0.5)
+    outcomes = [*GENERAL.tolist(), EOS]
+    for h in [(), (BOS,), (1,), (BOS, 1)][:order]:
+        assert sum(model.prob(w, h) for w in outcomes) == pytest.approx(1.0, abs=1e-9)
+
+
+def test_general_probabilities_must_match_the_words():
+    with pytest.raises(LmError, match="2 general word probabilities for 6 words"):
+        estimate_witten_bell(
+            CORPUS, bos=BOS, eos=EOS, general_ids=GENERAL, general_weight=0.1, general_probs=np.ones(2) / 2
+        )
+
+
 def test_without_general_share_unseen_words_are_impossible():
     model = _model(weight=0.0)
     assert model.prob(6, ()) == 0.0

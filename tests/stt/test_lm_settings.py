@@ -23,10 +23,17 @@ def test_reads_values_and_resolves_text_files(tmp_path):
     s = read_domain_lm_settings(
         _config(
             tmp_path,
-            {"domain_lm": {"general_weight": 0.1, "order": 2, "named": {"reservation_form": ["form.txt"]}}},
+            {
+                "domain_lm": {
+                    "general_weight": 0.1,
+                    "general_words": 500,
+                    "order": 2,
+                    "named": {"reservation_form": ["form.txt"]},
+                }
+            },
         )
     )
-    assert (s.general_weight, s.order, s.enabled) == (0.1, 2, True)
+    assert (s.general_weight, s.general_words, s.order, s.enabled) == (0.1, 500, 2, True)
     assert s.named == {"reservation_form": (tmp_path / "form.txt",)}
     assert read_text_file(tmp_path / "form.txt") == ["내일 저녁 7시", "5명이요"]
 
@@ -35,6 +42,7 @@ def test_every_bad_key_is_reported_at_once(tmp_path):
     stt = {
         "domain_lm": {
             "general_weight": 1.5,
+            "general_words": -1,
             "order": "three",
             "colour": "blue",
             "named": {"domain": ["x.txt"], "form": ["missing.txt"]},
@@ -43,7 +51,15 @@ def test_every_bad_key_is_reported_at_once(tmp_path):
     with pytest.raises(ConfigError) as err:
         read_domain_lm_settings(_config(tmp_path, stt))
     message = str(err.value)
-    for key in ("general_weight", "order", "domain_lm.colour", "named.domain", "named.form", "callbot.yml"):
+    for key in (
+        "general_weight",
+        "general_words",
+        "order",
+        "domain_lm.colour",
+        "named.domain",
+        "named.form",
+        "callbot.yml",
+    ):
         assert key in message
 
 
