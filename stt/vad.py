@@ -88,7 +88,7 @@ class EnergyGate:
             self._position += self.frame
             db = 10.0 * math.log10(max(power, 1e-12)) - _FULL_SCALE_DB
             self._step(db, data[2 * i * self.frame : 2 * (i + 1) * self.frame], start, events)
-        return _coalesce(events)
+        return coalesce(events)
 
     def flush(self) -> list[GateEvent]:
         """End of input: pass on a trailing partial frame when open, and close the gate."""
@@ -126,7 +126,7 @@ class EnergyGate:
             self._held.clear()
 
 
-def _coalesce(events: list[GateEvent]) -> list[GateEvent]:
+def coalesce(events: list[GateEvent]) -> list[GateEvent]:
     """Join adjacent audio pieces so the decoder gets a few larger chunks, not many 20 ms frames."""
     out: list[GateEvent] = []
     for e in events:

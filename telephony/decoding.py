@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from callbot.events import Transcript
-from stt.vad import GateEvent, SpeechAudio, SpeechEnd
+from stt.vad import GateEvent, SpeechAudio, SpeechEnd, coalesce
 from telephony.turn_timing import DecodeTiming, arrival, wait_ms
 
 Deliver = Callable[[Transcript, DecodeTiming], Awaitable[None]]
@@ -63,7 +63,8 @@ class StreamDecoder:
         while True:
             await self._ready.wait()
             self._ready.clear()
-            events, self._events = self._events, []
+            # One decoder call (and one partial) for everything gated since the last job, not one per frame.
+            events, self._events = coalesce(self._events), []
             if not events:
                 continue
             endpoint_at = self._endpoint_at if self._endpoint_at is not None else self._last_at

@@ -61,7 +61,11 @@ def test_audio_gated_during_a_decode_goes_in_one_next_job_with_the_end_timed_by_
 
     stream, out, backlog = asyncio.run(main())
     assert backlog == 3 * 160  # frames gated but not decoded yet count against the call's backlog
-    assert [len(c) for c in stream.calls] == [1, 3]  # everything gated during the busy decode, at once
+    # everything gated during the busy decode, at once, its audio joined into one decoder call
+    assert [len(c) for c in stream.calls] == [1, 2]
+    audio, end = stream.calls[1]
+    assert isinstance(audio, SpeechAudio) and (audio.start, len(audio.pcm)) == (160, 2 * 320)
+    assert end == SpeechEnd(500)
     final, timing = out[1]
     assert final.final and timing.endpoint_at == 3.5
 
