@@ -12,31 +12,31 @@ trailing silence is not speech, and the server's end-of-utterance window only st
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import logging
 import secrets
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
-import soundfile as sf
 import websockets
 from twilio.request_validator import RequestValidator
 
-from stt.audio import PHONE_RATE, read_audio, to_telephone
-from stt.codec import ulaw_to_pcm16
-from telephony import SimulationError, protocol
+from telephony import SimulationError
+from telephony.sim_media import (
+    CallResult,
+    Player,
+    Seq,
+    load_turn_audio,
+    send_audio,
+    send_silence,
+)
 
 logger = logging.getLogger(__name__)
-SILENCE = b"\xff" * protocol.FRAME_BYTES
-FRAME_S = 0.02
-SPEECH_DB = -42.0  # a frame at least this loud (RMS, dBFS) is speech: stt.vad's default threshold
 
 
 @dataclass(frozen=True)
@@ -61,84 +61,6 @@ class HoldTurn:
 
 
 Turn = AudioTurn | DtmfTurn | HoldTurn
-
-
-@dataclass
-class CallResult:
-    call_sid: str
-    stream_sid: str
-    bot_audio: bytearray = field(default_factory=bytearray)  # mu-law 8 kHz, every frame received
-    reply_latencies_ms: list[float] = field(default_factory=list)  # end of caller turn -> first reply frame
-    # End of the caller's speech (the last frame of a turn at least SPEECH_DB loud was sent) -> first
-    # reply frame, one per replied audio turn; this includes the server's end-of-utterance window.
-    speech_end_latencies_ms: list[float] = field(default_factory=list)
-    replies: int = 0
-    frames_received: int = 0
-    late_frames: int = 0  # frames that arrived after the virtual player had run dry mid-reply
-    clears: int = 0
-    marks_echoed: int = 0
-    closed_by_server: bool = False
-    close_code: int | None = None
-    log: dict[str, Any] | None = None
-
-
-class _Player:
-    """Twilio's side of playback: a virtual clock that plays frames and answers marks."""
-
-    def __init__(self, ws: Any, result: CallResult, fast: bool) -> None:
-        self.ws, self.result, self.fast = ws, result, fast
-        self.buffer_end = 0.0
-        self.in_reply = False
-        self.reply_started = asyncio.Event()
-        self.reply_done = asyncio.Event()
-        self.reply_start_times: list[float] = []
-        self.pending: list[asyncio.Task[None]] = []
-
-    async def run(self) -> None:
-        async for raw in self.ws:
-            msg = json.loads(raw)
-            event, now = msg.get("event"), time.monotonic()
-            if event == "media":
-                self._media(base64.b64decode(msg["media"]["payload"]), now)
-            elif event == "mark":
-                delay = 0.0 if self.fast else max(0.0, self.buffer_end - now)
-                self.pending.append(asyncio.ensure_future(self._echo(msg["mark"]["name"], delay)))
-            elif event == "clear":
-                self.result.clears += 1
-                self.buffer_end = now
-                for task in self.pending:  # cleared audio's marks come back at once
-                    task.cancel()
-                self.in_reply = False
-                self.reply_done.set()
-
-    def _media(self, frame: bytes, now: float) -> None:
-        r = self.result
-        r.frames_received += 1
-        r.bot_audio += frame
-        if not self.in_reply:
-            self.in_reply = True
-            r.replies += 1
-            self.reply_start_times.append(now)
-            self.reply_done.clear()
-            self.reply_started.set()
-            self.buffer_end = max(self.buffer_end, now)
-        elif self.buffer_end < now and not self.fast:
-            r.late_frames += 1
-            self.buffer_end = now
-        self.buffer_end += FRAME_S
-
-    async def _echo(self, name: str, delay: float) -> None:
-        try:
-            await asyncio.sleep(delay)
-        finally:
-            msg = {"event": "mark", "sequenceNumber": "0", "streamSid": "", "mark": {"name": name}}
-            try:
-                await self.ws.send(json.dumps(msg))
-                self.result.marks_echoed += 1
-            except websockets.ConnectionClosed:
-                pass
-            self.in_reply = False
-            self.reply_done.set()
 
 
 async def simulate_call(
@@ -225,9 +147,9 @@ async def _stream(
     params: dict[str, str],
 ) -> None:
     async with websockets.connect(stream_url, max_size=2**22) as ws:
-        player = _Player(ws, result, fast)
+        player = Player(ws, result, fast)
         receiver = asyncio.ensure_future(player.run())
-        seq = _Seq()
+        seq = Seq()
         await ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
         await ws.send(json.dumps(_start(result, token, params, seq())))
         try:
@@ -237,7 +159,7 @@ async def _stream(
                 if receiver.done():
                     break
                 if isinstance(turn, HoldTurn):
-                    sender = asyncio.ensure_future(_silence(ws, result, seq, fast))
+                    sender = asyncio.ensure_future(send_silence(ws, result, seq, fast))
                     try:
                         await turn.until()
                     finally:
@@ -245,8 +167,8 @@ async def _stream(
                     continue
                 speech_end: float | None = None
                 if isinstance(turn, AudioTurn):
-                    audio = turn.ulaw if turn.ulaw is not None else _load(turn.path)
-                    speech_end = await _send_audio(ws, audio, result, seq, fast)
+                    audio = turn.ulaw if turn.ulaw is not None else load_turn_audio(turn.path)
+                    speech_end = await send_audio(ws, audio, result, seq, fast)
                 else:
                     for digit in turn.digits:
                         msg = {
@@ -257,7 +179,7 @@ async def _stream(
                         }
                         await ws.send(json.dumps(msg))
                 ended = time.monotonic()
-                sender = asyncio.ensure_future(_silence(ws, result, seq, fast))
+                sender = asyncio.ensure_future(send_silence(ws, result, seq, fast))
                 try:
                     nxt = turns[i + 1] if i + 1 < len(turns) else None
                     barge = isinstance(nxt, AudioTurn) and nxt.barge_in
@@ -269,7 +191,7 @@ async def _stream(
                     if speech_end is not None:
                         result.speech_end_latencies_ms.append(round((started - speech_end) * 1000, 1))
             if not receiver.done():  # the caller stays on the line a moment: the bot may end the call
-                sender = asyncio.ensure_future(_silence(ws, result, seq, fast))
+                sender = asyncio.ensure_future(send_silence(ws, result, seq, fast))
                 await asyncio.wait([receiver], timeout=linger)
                 sender.cancel()
             result.closed_by_server = receiver.done()
@@ -294,7 +216,7 @@ async def _stream(
 
 
 async def _wait_reply(
-    player: _Player,
+    player: Player,
     receiver: asyncio.Future[None],
     since: float,
     start_timeout: float,
@@ -317,66 +239,6 @@ async def _wait_reply(
     return started
 
 
-async def _send_audio(ws: Any, ulaw: bytes, result: CallResult, seq: _Seq, fast: bool) -> float | None:
-    """Send a caller turn; returns when its last speech frame was sent (None: no frame was speech)."""
-    start, speech_end = time.monotonic(), None
-    last = last_speech_frame(ulaw)
-    for i, frame in enumerate(protocol.frames(ulaw)):
-        msg = {
-            "event": "media",
-            "streamSid": result.stream_sid,
-            "sequenceNumber": seq(),
-            "media": {
-                "track": "inbound",
-                "chunk": str(i + 1),
-                "timestamp": str(i * 20),
-                "payload": base64.b64encode(frame).decode(),
-            },
-        }
-        await ws.send(json.dumps(msg))
-        if i == last:  # a frame is sent once its 20 ms were spoken: the speech ended now
-            speech_end = time.monotonic()
-        if not fast:
-            await asyncio.sleep(max(0.0, start + (i + 1) * FRAME_S - time.monotonic()))
-        elif i % 50 == 49:
-            await asyncio.sleep(0)
-    return speech_end
-
-
-def last_speech_frame(ulaw: bytes, threshold_db: float = SPEECH_DB) -> int | None:
-    """Index of the last 20 ms frame of mu-law audio whose RMS level reaches `threshold_db` (dBFS)."""
-    padded = b"".join(protocol.frames(ulaw))
-    count = len(padded) // protocol.FRAME_BYTES
-    if not count:
-        return None
-    pcm = np.frombuffer(ulaw_to_pcm16(padded), dtype="<i2")
-    power = np.mean(np.square(pcm.reshape(count, -1).astype(np.float64)), axis=1)
-    loud = np.flatnonzero(10.0 * np.log10(np.maximum(power, 1e-12) / 32768.0**2) >= threshold_db)
-    return int(loud[-1]) if loud.size else None
-
-
-async def _silence(ws: Any, result: CallResult, seq: _Seq, fast: bool) -> None:
-    """The line stays open after the caller stops talking: silence frames, in real time."""
-    start, i = time.monotonic(), 0
-    burst = 50 if fast else 0  # in fast mode the first second of silence goes at once
-    while True:
-        msg = {
-            "event": "media",
-            "streamSid": result.stream_sid,
-            "sequenceNumber": seq(),
-            "media": {
-                "track": "inbound",
-                "chunk": "0",
-                "timestamp": "0",
-                "payload": base64.b64encode(SILENCE).decode(),
-            },
-        }
-        await ws.send(json.dumps(msg))
-        i += 1
-        if i > burst:
-            await asyncio.sleep(max(0.0, start + (i - burst) * FRAME_S - time.monotonic()))
-
-
 def _start(result: CallResult, token: str, params: dict[str, str], seq: str) -> dict[str, Any]:
     return {
         "event": "start",
@@ -395,12 +257,6 @@ def _start(result: CallResult, token: str, params: dict[str, str], seq: str) -> 
 
 def _first_barges(turns: Sequence[Turn]) -> bool:
     return bool(turns) and isinstance(turns[0], AudioTurn) and turns[0].barge_in
-
-
-def _load(path: Path | None) -> bytes:
-    if path is None:
-        raise SimulationError("AudioTurn needs a path or ulaw bytes")
-    return to_telephone(read_audio(path, PHONE_RATE), PHONE_RATE)
 
 
 async def _poll_log(
@@ -430,18 +286,3 @@ async def _fetch_log(
     except httpx.HTTPError:
         return None
     return r.json() if r.status_code == 200 else None
-
-
-class _Seq:
-    def __init__(self) -> None:
-        self.n = 0
-
-    def __call__(self) -> str:
-        self.n += 1
-        return str(self.n)
-
-
-def save_wav(path: Path, ulaw: bytes) -> None:
-    """The bot's audio as a 16-bit 8 kHz WAV."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(str(path), np.frombuffer(ulaw_to_pcm16(bytes(ulaw)), dtype="<i2"), PHONE_RATE, subtype="PCM_16")

@@ -36,7 +36,8 @@ def simulate_call(
     """Signed voice webhook -> TwiML -> media stream: connected, start, media, dtmf, stop."""
     from telephony import SimulationError, TelephonyError
     from telephony.settings import read_telephony_settings
-    from telephony.simulator import AudioTurn, DtmfTurn, save_wav
+    from telephony.sim_media import save_wav
+    from telephony.simulator import AudioTurn, DtmfTurn
     from telephony.simulator import simulate_call as run
 
     with user_errors(TelephonyError):

@@ -16,7 +16,8 @@ from telephony import protocol
 from telephony.calllog import CallLog, TurnRecord
 from telephony.playback import Playback
 from telephony.settings import TelephonySettings, TtsSettings
-from telephony.simulator import AudioTurn, last_speech_frame, simulate_call
+from telephony.sim_media import last_speech_frame
+from telephony.simulator import AudioTurn, simulate_call
 from telephony.tts.espeak import EspeakTts, split_first_sentence
 from telephony.tts_cache import AudioCache
 from telephony.warmup import warm_audio, warm_recognizers
