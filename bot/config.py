@@ -7,6 +7,8 @@ from pathlib import Path
 
 from callbot.config import Config
 
+DEFAULT_OUT_OF_SCOPE_SHARE = 1 / 3  # expected share of out-of-scope turns in live calls
+
 TOKENIZERS = ("kiwi", "whitespace")
 
 
@@ -30,7 +32,7 @@ class BotSettings:
     out_of_scope_intents: tuple[str, ...] = ("out_of_scope",)
     calibrate: bool = True
     min_in_scope_recall: float = 0.97
-    out_of_scope_share: float = 1 / 3  # expected share of out-of-scope turns: weighs the balanced calibration
+    out_of_scope_share: float = DEFAULT_OUT_OF_SCOPE_SHARE  # weighs the balanced calibration
     default_router_threshold: float = 0.5
     default_domain_threshold: float = 0.5
     build_dir: Path = Path("build")

@@ -22,6 +22,7 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 from typing import Any
 
+from bot.config import DEFAULT_OUT_OF_SCOPE_SHARE
 from bot.nlu.decision import Thresholds, decide
 from bot.nlu.parser import ParseResult
 
@@ -30,7 +31,6 @@ MIN_ROWS = 30  # fewer correct held-out answers than this: a quantile means litt
 MIN_OUT_OF_SCOPE = 20  # rejection-class rows needed for the balanced method
 GRID = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98, 0.99)
 OUT_OF_SCOPE_GRID = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)  # below it, a rejection-class top answer is unsure
-DEFAULT_OUT_OF_SCOPE_SHARE = 1 / 3  # expected share of out-of-scope turns in live calls
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.config import BotSettings
-from bot.nlu.kiwi_tokenizer import KiwiTokenizer
 from bot.nlu.linear_blend import LinearBlendClassifier, token_string
 from bot.pipeline import LINEAR_BLEND, pipeline_config
+from tests.bot.kiwi_messages import tokenized
 
 TRAIN = [
     ("주차 되나요?", "store_parking"),
@@ -29,15 +29,9 @@ TRAIN = [
 ]
 
 
-def _tokenized(text: str, intent: str | None = None) -> Message:
-    message = Message(data={"text": text, **({"intent": intent} if intent else {})})
-    KiwiTokenizer(KiwiTokenizer.get_default_config()).process([message])
-    return message
-
-
 def _with_diet(text: str, ranking: dict[str, float]) -> Message:
     """A message as DIET leaves it: `intent` and the whole `intent_ranking`."""
-    message = _tokenized(text)
+    message = tokenized(text)
     best = max(ranking, key=ranking.__getitem__)
     message.set("intent", {"name": best, "confidence": ranking[best]})
     message.set("intent_ranking", [{"name": n, "confidence": c} for n, c in ranking.items()])
@@ -55,17 +49,17 @@ def _component(tmp_path: Path, **config: object) -> tuple[LinearBlendClassifier,
 @pytest.fixture()
 def trained(tmp_path: Path) -> LinearBlendClassifier:
     component, _, _ = _component(tmp_path)
-    component.train(TrainingData([_tokenized(t, i) for t, i in TRAIN]))
+    component.train(TrainingData([tokenized(t, i) for t, i in TRAIN]))
     return component
 
 
 def test_tokens_carry_their_kiwi_tag() -> None:
-    assert token_string(_tokenized("주차 돼요")).split()[0] == "주차/NNG"
+    assert token_string(tokenized("주차 돼요")).split()[0] == "주차/NNG"
 
 
 def test_linear_model_alone_learns_the_training_words(trained: LinearBlendClassifier) -> None:
     assert trained.model is not None
-    probs = trained.model.probabilities("주차 가능해요?", token_string(_tokenized("주차 가능해요?")))
+    probs = trained.model.probabilities("주차 가능해요?", token_string(tokenized("주차 가능해요?")))
     assert set(probs) == {"store_parking", "menu_discount"}
     assert probs["store_parking"] > 0.5
     assert abs(sum(probs.values()) - 1.0) < 1e-6
@@ -83,7 +77,7 @@ def test_blend_can_overrule_a_wrong_but_unsure_diet(trained: LinearBlendClassifi
 
 def test_blend_is_a_weighted_average(tmp_path: Path) -> None:
     component, _, _ = _component(tmp_path, linear_weight=0.25)
-    component.train(TrainingData([_tokenized(t, i) for t, i in TRAIN]))
+    component.train(TrainingData([tokenized(t, i) for t, i in TRAIN]))
     message = _with_diet("쿠폰 할인 돼요?", {"menu_discount": 0.2, "store_parking": 0.8})
     assert component.model is not None
     linear = component.model.probabilities(message.get("text"), token_string(message))
@@ -100,7 +94,7 @@ def test_an_intent_diet_left_out_still_gets_the_linear_share(trained: LinearBlen
 
 def test_model_survives_persist_and_load(tmp_path: Path) -> None:
     component, storage, resource = _component(tmp_path)
-    component.train(TrainingData([_tokenized(t, i) for t, i in TRAIN]))
+    component.train(TrainingData([tokenized(t, i) for t, i in TRAIN]))
     context = ExecutionContext(GraphSchema({}), node_name="blend")
     config = LinearBlendClassifier.get_default_config()
     loaded = LinearBlendClassifier.load(config, storage, resource, context)
@@ -119,7 +113,7 @@ def test_load_without_a_trained_model_names_the_component(tmp_path: Path) -> Non
 def test_training_needs_two_intents(tmp_path: Path) -> None:
     component, _, _ = _component(tmp_path)
     with pytest.raises(ValueError, match="at least two intents"):
-        component.train(TrainingData([_tokenized("주차 돼요", "store_parking")]))
+        component.train(TrainingData([tokenized("주차 돼요", "store_parking")]))
 
 
 def test_bad_weight_is_rejected() -> None:
@@ -144,11 +138,11 @@ THREE = [*TRAIN, ("배달 돼요?", "delivery_availability"), ("우리 동네 �
 @pytest.mark.parametrize("data", [TRAIN, THREE], ids=["binary", "multinomial"])
 def test_lean_scoring_gives_sklearns_numbers(tmp_path: Path, data: list[tuple[str, str]]) -> None:
     component, _, _ = _component(tmp_path)
-    component.train(TrainingData([_tokenized(t, i) for t, i in data]))
+    component.train(TrainingData([tokenized(t, i) for t, i in data]))
     model = component.model
     assert model is not None
     for text in ["주차 할인 돼요?", "배달 쿠폰", "", "전혀 모르는 말", "ㅋㅋ"]:
-        tokens = token_string(_tokenized(text)) if text else ""
+        tokens = token_string(tokenized(text)) if text else ""
         lean = model.probabilities(text, tokens)
         reference = model.classifier.predict_proba(model.features(text, tokens))[0]
         for label, p in zip(model.classifier.classes_, reference, strict=True):

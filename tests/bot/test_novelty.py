@@ -13,9 +13,9 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.config import BotSettings
-from bot.nlu.kiwi_tokenizer import KiwiTokenizer
 from bot.nlu.novelty import NoveltyFeaturizer
 from bot.pipeline import NOVELTY_FEATURIZER, pipeline_config
+from tests.bot.kiwi_messages import tokenized
 
 TRAIN = [
     ("주차 되나요?", "store_parking"),
@@ -27,13 +27,6 @@ TRAIN = [
     ("뮤지컬 표 예매해 줘", "common_out_of_scope"),
     ("주식 어때요", "common_out_of_scope"),
 ]
-
-
-def _tokenized(text: str, intent: str | None = None) -> Message:
-    message = Message(data={"text": text, **({"intent": intent} if intent else {})})
-    tokenizer = KiwiTokenizer(KiwiTokenizer.get_default_config())
-    tokenizer.process([message])
-    return message
 
 
 def _component(tmp_path: Path, **config: object) -> tuple[NoveltyFeaturizer, LocalModelStorage, Resource]:
@@ -53,7 +46,7 @@ def _sentence(message: Message) -> np.ndarray:
 @pytest.fixture()
 def trained(tmp_path: Path) -> NoveltyFeaturizer:
     component, _, _ = _component(tmp_path, out_of_scope_intents=["out_of_scope"], rare_max_df=1)
-    data = TrainingData([_tokenized(t, i) for t, i in TRAIN])
+    data = TrainingData([tokenized(t, i) for t, i in TRAIN])
     component.train(data)
     return component
 
@@ -65,8 +58,8 @@ def test_vocabulary_counts_in_scope_examples_only(trained: NoveltyFeaturizer) ->
 
 
 def test_unseen_noun_next_to_a_business_word_is_marked_new(trained: NoveltyFeaturizer) -> None:
-    chat = _tokenized("뮤지컬 할인 받는 방법")
-    business = _tokenized("할인 돼요?")
+    chat = tokenized("뮤지컬 할인 받는 방법")
+    business = tokenized("할인 돼요?")
     trained.process([chat, business])
     assert trained.new_words(chat.get("text_tokens")) == ["뮤지컬", "방법"]
     any_new, share = _sentence(chat)
@@ -75,7 +68,7 @@ def test_unseen_noun_next_to_a_business_word_is_marked_new(trained: NoveltyFeatu
 
 
 def test_training_marks_rare_words_leave_one_out(trained: NoveltyFeaturizer) -> None:
-    data = TrainingData([_tokenized(t, i) for t, i in TRAIN])
+    data = TrainingData([tokenized(t, i) for t, i in TRAIN])
     trained.process_training_data(data)
     by_text = {m.get("text"): _sentence(m) for m in data.training_examples}
     assert by_text["생일 할인 돼요?"][0] == 1.0  # 생일 occurs in one in-scope example: new to the others
@@ -86,7 +79,7 @@ def test_training_marks_rare_words_leave_one_out(trained: NoveltyFeaturizer) -> 
 
 def test_vocabulary_survives_persist_and_load(tmp_path: Path) -> None:
     component, storage, resource = _component(tmp_path)
-    component.train(TrainingData([_tokenized(t, i) for t, i in TRAIN]))
+    component.train(TrainingData([tokenized(t, i) for t, i in TRAIN]))
     context = ExecutionContext(GraphSchema({}), node_name="novelty")
     loaded = NoveltyFeaturizer.load(NoveltyFeaturizer.get_default_config(), storage, resource, context)
     assert loaded.vocabulary == component.vocabulary
