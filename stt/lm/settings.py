@@ -3,7 +3,7 @@
     stt:
       domain_lm:
         enabled: true
-        general_weight: 0.05      # unigram share of general words (the way out for off-domain speech)
+        general_weight: 0.01      # unigram share of general words (the way out for off-domain speech)
         general_words: 20000      # the base model's most frequent words get it, by frequency; 0: all, evenly
         order: 3
         dither_zero: true         # derived model's conf/mfcc.conf gets --dither=0 (reproducible results)
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from callbot.config import Config
-from stt.lm.build import GENERAL_WORDS, LmReport, build_domain_model, read_examples_texts
+from stt.lm.build import GENERAL_WEIGHT, GENERAL_WORDS, LmReport, build_domain_model, read_examples_texts
 from stt.lm.errors import LmError
 
 logger = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ _KEYS = ("enabled", "general_weight", "general_words", "order", "dither_zero", "
 @dataclass(frozen=True)
 class DomainLmSettings:
     enabled: bool = True
-    general_weight: float = 0.05
+    general_weight: float = GENERAL_WEIGHT
     general_words: int = GENERAL_WORDS
     order: int = 3
     dither_zero: bool = True
