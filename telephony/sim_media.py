@@ -111,18 +111,7 @@ async def send_audio(ws: Any, ulaw: bytes, result: CallResult, seq: Seq, fast: b
     start, speech_end = time.monotonic(), None
     last = last_speech_frame(ulaw)
     for i, frame in enumerate(protocol.frames(ulaw)):
-        msg = {
-            "event": "media",
-            "streamSid": result.stream_sid,
-            "sequenceNumber": seq(),
-            "media": {
-                "track": "inbound",
-                "chunk": str(i + 1),
-                "timestamp": str(i * 20),
-                "payload": base64.b64encode(frame).decode(),
-            },
-        }
-        await ws.send(json.dumps(msg))
+        await ws.send(_media_message(result, seq, frame, chunk=i + 1, timestamp_ms=i * 20))
         if i == last:  # a frame is sent once its 20 ms were spoken: the speech ended now
             speech_end = time.monotonic()
         if not fast:
@@ -130,6 +119,23 @@ async def send_audio(ws: Any, ulaw: bytes, result: CallResult, seq: Seq, fast: b
         elif i % 50 == 49:
             await asyncio.sleep(0)
     return speech_end
+
+
+def _media_message(result: CallResult, seq: Seq, frame: bytes, chunk: int, timestamp_ms: int) -> str:
+    """One inbound Twilio `media` event carrying a 20 ms mu-law frame."""
+    return json.dumps(
+        {
+            "event": "media",
+            "streamSid": result.stream_sid,
+            "sequenceNumber": seq(),
+            "media": {
+                "track": "inbound",
+                "chunk": str(chunk),
+                "timestamp": str(timestamp_ms),
+                "payload": base64.b64encode(frame).decode(),
+            },
+        }
+    )
 
 
 def last_speech_frame(ulaw: bytes, threshold_db: float = SPEECH_DB) -> int | None:
@@ -149,18 +155,7 @@ async def send_silence(ws: Any, result: CallResult, seq: Seq, fast: bool) -> Non
     start, i = time.monotonic(), 0
     burst = 50 if fast else 0  # in fast mode the first second of silence goes at once
     while True:
-        msg = {
-            "event": "media",
-            "streamSid": result.stream_sid,
-            "sequenceNumber": seq(),
-            "media": {
-                "track": "inbound",
-                "chunk": "0",
-                "timestamp": "0",
-                "payload": base64.b64encode(SILENCE).decode(),
-            },
-        }
-        await ws.send(json.dumps(msg))
+        await ws.send(_media_message(result, seq, SILENCE, chunk=0, timestamp_ms=0))
         i += 1
         if i > burst:
             await asyncio.sleep(max(0.0, start + (i - burst) * FRAME_S - time.monotonic()))
