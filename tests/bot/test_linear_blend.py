@@ -15,7 +15,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from bot.config import BotSettings
 from bot.nlu.linear_blend import LinearBlendClassifier, token_string
 from bot.pipeline import LINEAR_BLEND, pipeline_config
-from tests.bot.kiwi_messages import tokenized
+from tests.bot.nlu_components import created, tokenized
 
 TRAIN = [
     ("주차 되나요?", "store_parking"),
@@ -39,11 +39,7 @@ def _with_diet(text: str, ranking: dict[str, float]) -> Message:
 
 
 def _component(tmp_path: Path, **config: object) -> tuple[LinearBlendClassifier, LocalModelStorage, Resource]:
-    storage = LocalModelStorage(tmp_path)
-    resource = Resource("blend")
-    context = ExecutionContext(GraphSchema({}), node_name="blend")
-    full = {**LinearBlendClassifier.get_default_config(), **config}
-    return LinearBlendClassifier.create(full, storage, resource, context), storage, resource
+    return created(LinearBlendClassifier, tmp_path, "blend", **config)
 
 
 @pytest.fixture()

@@ -15,7 +15,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from bot.config import BotSettings
 from bot.nlu.novelty import NoveltyFeaturizer
 from bot.pipeline import NOVELTY_FEATURIZER, pipeline_config
-from tests.bot.kiwi_messages import tokenized
+from tests.bot.nlu_components import created, tokenized
 
 TRAIN = [
     ("주차 되나요?", "store_parking"),
@@ -30,11 +30,7 @@ TRAIN = [
 
 
 def _component(tmp_path: Path, **config: object) -> tuple[NoveltyFeaturizer, LocalModelStorage, Resource]:
-    storage = LocalModelStorage(tmp_path)
-    resource = Resource("novelty")
-    context = ExecutionContext(GraphSchema({}), node_name="novelty")
-    full = {**NoveltyFeaturizer.get_default_config(), **config}
-    return NoveltyFeaturizer.create(full, storage, resource, context), storage, resource
+    return created(NoveltyFeaturizer, tmp_path, "novelty", **config)
 
 
 def _sentence(message: Message) -> np.ndarray:
