@@ -6,7 +6,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CONFIG ?= callbot.yml
-APT_PACKAGES := espeak-ng sox
+# command:Debian package
+APT_PACKAGES := espeak-ng:espeak-ng sox:sox fstcompose:libfst-tools
 
 .PHONY: run test install system-deps data train serve lint format lock clean check-env
 
@@ -28,9 +29,10 @@ test: install
 
 install: system-deps $(STAMP)
 
-# Debian packages: espeak-ng (offline Korean TTS, test audio) and sox. Installed only when missing.
+# Debian packages: espeak-ng (offline Korean TTS, test audio), sox, and OpenFst's tools (libfst-tools:
+# `callbot train` compiles the static phone-call graph with them). Installed only when missing.
 system-deps:
-	@missing=""; for p in $(APT_PACKAGES); do command -v $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@missing=""; for p in $(APT_PACKAGES); do command -v $${p%%:*} >/dev/null 2>&1 || missing="$$missing $${p#*:}"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \

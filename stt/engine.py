@@ -42,6 +42,11 @@ class LoadedModel:
     rate: int  # the rate the model was trained on
     model: vosk.Model
 
+    @property
+    def static_graph(self) -> bool:
+        """A precompiled graph/HCLG.fst (shared, nothing composed while decoding), not HCLr o Gr."""
+        return (self.path / "graph" / "HCLG.fst").is_file()
+
 
 def load_model(source: Path | None, settings: SttSettings) -> LoadedModel:
     """Load `source` (None: the bundled Korean model) through a derived folder carrying the settings."""
@@ -123,10 +128,15 @@ class SpeechRecognizer:
     def warm(self, count: int, pcm16: bytes, sample_rate: int) -> int:
         """Decode `pcm16` through `count` recognizers at once and keep them for reuse; returns how many.
 
-        A new Vosk recognizer expands its part of the decoding graph as it decodes, so its first
-        utterances cost ~3x the CPU of later ones; warming them at startup (with speech like the
-        callers') keeps that cost, and the decode backlog it causes, away from the first calls.
+        A new Vosk recognizer of a lookahead graph composes its part of the graph as it decodes, so its
+        first utterances cost ~3x the CPU of later ones; warming them at startup (with speech like the
+        callers') keeps that cost, and the decode backlog it causes, away from the first calls. A
+        static graph (graph/HCLG.fst, `stt.lm.static_graph`) has no such cost: nothing to warm, 0.
         """
+        model = self.models.get(sample_rate)
+        if model is not None and model.static_graph:
+            logger.info("stt.warm.skipped reason=static graph %s", model.path)
+            return 0
         streams: list[RecognitionStream] = []
         try:
             for _ in range(min(count, self.settings.max_streams - self._active)):

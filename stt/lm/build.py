@@ -6,6 +6,11 @@ model folder next to the trained bots: every file of the base model is a symlink
 no symbols) and, by default, `conf/mfcc.conf` (dither off, so evaluations are reproducible).
 `build_named_models` builds one folder per named text set (e.g. a reservation-form LM for that
 dialogue state).
+
+By default the folder then gets a static `graph/HCLG.fst` compiled from `HCLr.fst` and the new `Gr.fst`
+(`stt.lm.static_graph`), and leaves the lookahead pair out, so Vosk decodes a precompiled graph. Without
+the OpenFst tools, or when the compilation fails, the lookahead graph is kept (it decodes the same text,
+with more CPU) and the report says why.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from stt.lm.fstio import write_vector_fst
 from stt.lm.model_path import check_model_folder
 from stt.lm.ngram import build_fst, estimate_witten_bell
 from stt.lm.segment import Segmenter
+from stt.lm.static_graph import compile_static_graph
 from stt.lm.unigram import general_distribution
 from stt.lm.vocab import read_vocabulary, write_words_txt
 
@@ -37,6 +43,9 @@ EXAMPLES_CSV = "examples.csv"  # in paths.build_dir, written by `callbot data bu
 STT_FOLDER = "stt"  # in a trained version folder: `domain` and the named LMs
 GRAPH = "graph/Gr.fst"
 WORDS = "graph/words.txt"
+HCL = "graph/HCLr.fst"
+DISAMBIG = "graph/disambig_tid.int"
+STATIC_GRAPH = "graph/HCLG.fst"
 MFCC = "conf/mfcc.conf"
 # Larger Vosk models rescore lattices with the general LM from these folders: that would undo the domain
 # graph, so a derived model leaves them out.
@@ -68,6 +77,10 @@ class LmReport:
     general_weight: float
     general_words: int  # base-model words sharing general_weight (0: the whole vocabulary, evenly)
     dither_zero: bool
+    graph: str = "lookahead"  # what Vosk decodes: "static" (graph/HCLG.fst) or "lookahead" (HCLr o Gr)
+    graph_arcs: int = 0  # of the static HCLG
+    graph_seconds: float = 0.0
+    graph_note: str = ""  # why the lookahead graph was kept
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -82,6 +95,7 @@ def build_domain_model(
     general_words: int = GENERAL_WORDS,
     order: int = 3,
     dither_zero: bool = True,
+    static_graph: bool = True,
 ) -> LmReport:
     """Build a derived model folder at `out_dir` whose language model is estimated from `texts`.
 
@@ -130,6 +144,7 @@ def build_domain_model(
         write_words_txt(vocab, tmp / WORDS)
         if dither_zero:
             _write_mfcc_without_dither(base / MFCC, tmp / MFCC)
+        graph = _compile_graph(tmp) if static_graph else {"graph_note": "static_graph is off"}
         report = LmReport(
             out_dir=str(out),
             base_model=str(base),
@@ -145,6 +160,7 @@ def build_domain_model(
             general_weight=general_weight,
             general_words=len(general_ids) if general_weight > 0 else 0,
             dither_zero=dither_zero,
+            **graph,
         )
         (tmp / REPORT_NAME).write_text(json.dumps(report.to_dict(), indent=2), encoding="utf-8")
         _swap_into_place(tmp, out)
@@ -152,7 +168,7 @@ def build_domain_model(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     logger.info(
-        "stt.lm.built out=%s sentences=%d tokens=%d oov=%d states=%d arcs=%d bytes=%d seconds=%.2f",
+        "stt.lm.built out=%s sentences=%d tokens=%d oov=%d states=%d arcs=%d bytes=%d graph=%s seconds=%.2f",
         out,
         report.sentences,
         report.tokens,
@@ -160,6 +176,7 @@ def build_domain_model(
         report.states,
         report.arcs,
         report.size_bytes,
+        report.graph,
         report.seconds,
     )
     return report
@@ -202,6 +219,7 @@ def build_from_examples_csv(
     general_words: int = GENERAL_WORDS,
     order: int = 3,
     dither_zero: bool = True,
+    static_graph: bool = True,
 ) -> LmReport:
     """`build_domain_model` over the texts of `build/examples.csv` (train split, all domains by default)."""
     texts = read_examples_texts(csv_path, splits=splits, domains=domains)
@@ -215,6 +233,7 @@ def build_from_examples_csv(
         general_words=general_words,
         order=order,
         dither_zero=dither_zero,
+        static_graph=static_graph,
     )
 
 
@@ -227,6 +246,7 @@ def build_named_models(
     general_words: int = GENERAL_WORDS,
     order: int = 3,
     dither_zero: bool = True,
+    static_graph: bool = True,
 ) -> dict[str, LmReport]:
     """One derived model folder `out_root/<name>` per named text set (e.g. per dialogue state)."""
     reports = {}
@@ -241,6 +261,7 @@ def build_named_models(
             general_words=general_words,
             order=order,
             dither_zero=dither_zero,
+            static_graph=static_graph,
         )
     return reports
 
@@ -266,6 +287,23 @@ def post_train(config: Config, build_dir: Path, version_dir: Path) -> dict[str, 
             r.seconds,
         )
     return reports
+
+
+def _compile_graph(folder: Path) -> dict[str, object]:
+    """Compile `folder`'s static graph and drop its lookahead pair; on failure keep them (LmReport fields)."""
+    try:
+        static = compile_static_graph(folder / HCL, folder / GRAPH, folder / DISAMBIG, folder / STATIC_GRAPH)
+    except LmError as exc:
+        logger.warning(
+            "stt.lm.static_graph.skipped folder=%s reason=%s (the lookahead graph is kept)", folder, exc
+        )
+        return {"graph_note": str(exc)}
+    (folder / HCL).unlink()  # Vosk then loads HCLG.fst alone; Gr.fst stays as the record of the LM
+    (folder / DISAMBIG).unlink()
+    logger.info(
+        "stt.lm.static_graph states=%d arcs=%d seconds=%.1f", static.states, static.arcs, static.seconds
+    )
+    return {"graph": "static", "graph_arcs": static.arcs, "graph_seconds": static.seconds}
 
 
 def _check_destination(base: Path, out: Path) -> None:

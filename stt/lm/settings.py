@@ -7,6 +7,7 @@
         general_words: 20000      # the base model's most frequent words get it, by frequency; 0: all, evenly
         order: 3
         dither_zero: true         # derived model's conf/mfcc.conf gets --dither=0 (reproducible results)
+        static_graph: true        # compile graph/HCLG.fst at train time (needs libfst-tools; else lookahead)
         splits: [train]           # rows of build/examples.csv used as text
         named:                    # extra LMs for dialogue states: name -> text files, one sentence a line
           reservation_form: [examples/restaurant/stt/reservation_form.txt]
@@ -27,7 +28,16 @@ from stt.lm.errors import LmError
 logger = logging.getLogger(__name__)
 
 DOMAIN_NAME = "domain"
-_KEYS = ("enabled", "general_weight", "general_words", "order", "dither_zero", "splits", "named")
+_KEYS = (
+    "enabled",
+    "general_weight",
+    "general_words",
+    "order",
+    "dither_zero",
+    "static_graph",
+    "splits",
+    "named",
+)
 
 
 @dataclass(frozen=True)
@@ -37,6 +47,7 @@ class DomainLmSettings:
     general_words: int = GENERAL_WORDS
     order: int = 3
     dither_zero: bool = True
+    static_graph: bool = True
     splits: tuple[str, ...] = ("train",)
     named: dict[str, tuple[Path, ...]] = field(default_factory=dict)
 
@@ -80,6 +91,7 @@ def read_domain_lm_settings(config: Config) -> DomainLmSettings:
         general_words=r.int("domain_lm.general_words", d.general_words, min=0, max=10_000_000),
         order=r.int("domain_lm.order", d.order, min=1, max=5),
         dither_zero=r.bool("domain_lm.dither_zero", d.dither_zero),
+        static_graph=r.bool("domain_lm.static_graph", d.static_graph),
         splits=tuple(r.str_list("domain_lm.splits", list(d.splits))),
         named=named,
     )
@@ -113,6 +125,7 @@ def build_configured(
         "general_words": settings.general_words,
         "order": settings.order,
         "dither_zero": settings.dither_zero,
+        "static_graph": settings.static_graph,
     }
     texts = read_examples_texts(examples_csv, splits=settings.splits)
     if not texts:

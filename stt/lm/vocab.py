@@ -130,14 +130,32 @@ def _read_cached(path: Path, size: int, mtime_ns: int) -> Vocabulary:
 def header_end(buf: mmap.mmap | bytes, path: Path) -> tuple[str, int]:
     """(FST type, offset of the FST's own data) of an OpenFst file: past its header and symbol tables."""
     r = _Reader(buf, path)
-    fst_type, flags = _header(r)
+    header = _header(r)
     for bit in (_HAS_ISYMBOLS, _HAS_OSYMBOLS):
-        if flags & bit:
+        if header.flags & bit:
             _symbol_table(r)
-    return fst_type, r.offset
+    return header.fst_type, r.offset
 
 
-def _header(r: _Reader) -> tuple[str, int]:
+@dataclass(frozen=True)
+class FstHeader:
+    fst_type: str
+    flags: int
+    states: int
+    arcs: int  # 0 in a VectorFst file (OpenFst does not record it there)
+
+
+def read_fst_header(path: Path) -> FstHeader:
+    """The header of the OpenFst file `path`; LmError naming the file when it is not one."""
+    try:
+        with Path(path).open("rb") as f:
+            head = f.read(4096)
+    except OSError as exc:
+        raise LmError(f"cannot read FST file {path}: {exc.strerror}") from exc
+    return _header(_Reader(head, Path(path)))
+
+
+def _header(r: _Reader) -> FstHeader:
     if len(r.buf) < 4 or r.int32("magic") != FST_MAGIC:
         raise LmError(f"{r.path}: not an OpenFst binary FST (wrong magic number)")
     fst_type = r.string("fst type").decode("ascii", "replace")
@@ -145,9 +163,10 @@ def _header(r: _Reader) -> tuple[str, int]:
     r.int32("version")
     flags = r.int32("flags")
     r.int64("properties")
-    for what in ("start", "number of states", "number of arcs"):
-        r.int64(what)
-    return fst_type, flags
+    r.int64("start")
+    states = r.int64("number of states")
+    arcs = r.int64("number of arcs")
+    return FstHeader(fst_type=fst_type, flags=flags, states=states, arcs=arcs)
 
 
 def _symbol_table(r: _Reader) -> tuple[str, list[tuple[str, int]]]:
@@ -163,10 +182,10 @@ def _symbol_table(r: _Reader) -> tuple[str, list[tuple[str, int]]]:
 
 def _parse(r: _Reader) -> Vocabulary:
     path = r.path
-    fst_type, flags = _header(r)
-    if not flags & _HAS_ISYMBOLS:
+    header = _header(r)
+    if not header.flags & _HAS_ISYMBOLS:
         raise LmError(
-            f"{path}: the {fst_type} FST has no embedded symbol table; the vocabulary cannot be read"
+            f"{path}: the {header.fst_type} FST has no embedded symbol table; the vocabulary cannot be read"
         )
     name, entries = _symbol_table(r)
     ids = {w: i for w, i in entries}

@@ -92,9 +92,12 @@ def derived(base, tmp_path_factory):
 
 
 def test_layout_links_everything_but_the_graph(base, derived):
-    out, _ = derived
+    out, report = derived
     assert (out / "graph" / "Gr.fst").is_file() and not (out / "graph" / "Gr.fst").is_symlink()
-    assert (out / "graph" / "HCLr.fst").resolve() == (base / "graph" / "HCLr.fst").resolve()
+    # the static graph replaces the lookahead pair (stt.lm.static_graph; libfst-tools comes with make)
+    assert report.graph == "static" and (out / "graph" / "HCLG.fst").is_file()
+    assert not (out / "graph" / "HCLr.fst").exists() and not (out / "graph" / "disambig_tid.int").exists()
+    assert (out / "graph" / "phones").resolve() == (base / "graph" / "phones").resolve()
     assert (out / "am").is_symlink() and (out / "am" / "final.mdl").is_file()
     assert (out / "ivector").is_symlink()
     mfcc = (out / "conf" / "mfcc.conf").read_text().splitlines()
@@ -118,21 +121,25 @@ def test_report_counts(derived):
 
 
 def test_general_words_zero_spreads_the_share_over_the_whole_vocabulary(base, tmp_path):
-    report = build_domain_model(base, SENTENCES[:5], tmp_path / "all", general_words=0)
+    report = build_domain_model(base, SENTENCES[:5], tmp_path / "all", general_words=0, static_graph=False)
     assert report.arcs > 500_000 and report.general_words > 500_000
-    closed = build_domain_model(base, SENTENCES[:5], tmp_path / "closed", general_weight=0.0)
+    closed = build_domain_model(
+        base, SENTENCES[:5], tmp_path / "closed", general_weight=0.0, static_graph=False
+    )
     assert closed.arcs < 1_000 and closed.general_words == 0
 
 
 def test_failed_rebuild_leaves_previous_model(base, tmp_path):
     out = tmp_path / "lm"
-    first = build_domain_model(base, SENTENCES[:5], out, general_weight=0.05)
+    first = build_domain_model(base, SENTENCES[:5], out, general_weight=0.05, static_graph=False)
     before = (out / "graph" / "Gr.fst").read_bytes()
     with pytest.raises(LmError, match="no usable text"):
-        build_domain_model(base, ["!!!", "   "], out, general_weight=0.05)
+        build_domain_model(base, ["!!!", "   "], out, general_weight=0.05, static_graph=False)
     assert (out / "graph" / "Gr.fst").read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["lm"]  # no temporary folder left behind
-    second = build_domain_model(base, SENTENCES[5:10], out, general_weight=0.05, dither_zero=False)
+    second = build_domain_model(
+        base, SENTENCES[5:10], out, general_weight=0.05, dither_zero=False, static_graph=False
+    )
     assert second.tokens != first.tokens
     assert (out / "conf" / "mfcc.conf").resolve() == (base / "conf" / "mfcc.conf").resolve()
 
@@ -142,13 +149,15 @@ def test_refuses_to_replace_a_folder_it_did_not_build(base, tmp_path):
     out.mkdir()
     (out / "notes.txt").write_text("keep me")
     with pytest.raises(LmError, match="not a derived model"):
-        build_domain_model(base, SENTENCES, out, general_weight=0.05)
+        build_domain_model(base, SENTENCES, out, general_weight=0.05, static_graph=False)
     assert (out / "notes.txt").read_text() == "keep me"
 
 
 def test_bad_base_model_is_named(tmp_path):
     with pytest.raises(LmError, match=r"nomodel.*graph/Gr\.fst"):
-        build_domain_model(tmp_path / "nomodel", SENTENCES, tmp_path / "out", general_weight=0.05)
+        build_domain_model(
+            tmp_path / "nomodel", SENTENCES, tmp_path / "out", general_weight=0.05, static_graph=False
+        )
 
 
 def test_examples_csv_and_named_models(base, tmp_path):
@@ -162,11 +171,16 @@ def test_examples_csv_and_named_models(base, tmp_path):
     )
     assert read_examples_texts(csv_path) == ["주차는 돼요", "내일 7시 예약"]
     assert read_examples_texts(csv_path, splits=None, domains={"store"}) == ["주차는 돼요", "주차 되나"]
-    report = build_from_examples_csv(csv_path, base, tmp_path / "models" / "lm", general_weight=0.05)
+    report = build_from_examples_csv(
+        csv_path, base, tmp_path / "models" / "lm", general_weight=0.05, static_graph=False
+    )
     assert report.sentences == 2
 
     reports = build_named_models(
-        base, {"domain": SENTENCES, "reservation_form": ["내일 저녁 7시", "5명이요"]}, tmp_path / "named"
+        base,
+        {"domain": SENTENCES, "reservation_form": ["내일 저녁 7시", "5명이요"]},
+        tmp_path / "named",
+        static_graph=False,
     )
     assert set(reports) == {"domain", "reservation_form"}
     assert reports["reservation_form"].sentences == 2
@@ -210,6 +224,6 @@ def test_general_rescoring_files_are_left_out(base, tmp_path):
     (fake / "rescore").mkdir()
     (fake / "rescore" / "G.carpa").write_bytes(b"general LM")
     out = tmp_path / "out"
-    build_domain_model(fake, SENTENCES[:3], out, general_weight=0.05)
+    build_domain_model(fake, SENTENCES[:3], out, general_weight=0.05, static_graph=False)
     assert not (out / "rescore").exists()
     assert (out / "am" / "final.mdl").is_file()

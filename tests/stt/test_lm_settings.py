@@ -28,12 +28,14 @@ def test_reads_values_and_resolves_text_files(tmp_path):
                     "general_weight": 0.1,
                     "general_words": 500,
                     "order": 2,
+                    "static_graph": False,
                     "named": {"reservation_form": ["form.txt"]},
                 }
             },
         )
     )
     assert (s.general_weight, s.general_words, s.order, s.enabled) == (0.1, 500, 2, True)
+    assert s.static_graph is False and DomainLmSettings().static_graph is True
     assert s.named == {"reservation_form": (tmp_path / "form.txt",)}
     assert read_text_file(tmp_path / "form.txt") == ["내일 저녁 7시", "5명이요"]
 
@@ -44,6 +46,7 @@ def test_every_bad_key_is_reported_at_once(tmp_path):
             "general_weight": 1.5,
             "general_words": -1,
             "order": "three",
+            "static_graph": "sometimes",
             "colour": "blue",
             "named": {"domain": ["x.txt"], "form": ["missing.txt"]},
         }
@@ -55,6 +58,7 @@ def test_every_bad_key_is_reported_at_once(tmp_path):
         "general_weight",
         "general_words",
         "order",
+        "static_graph",
         "domain_lm.colour",
         "named.domain",
         "named.form",
@@ -72,8 +76,10 @@ def test_configured_build(tmp_path):
     assert build_configured(DomainLmSettings(enabled=False), csv_path, base, tmp_path / "lm") == {}
     assert not (tmp_path / "lm").exists()
 
-    reports = build_configured(DomainLmSettings(named={"form": (form,)}), csv_path, base, tmp_path / "lm")
+    settings = DomainLmSettings(named={"form": (form,)}, static_graph=False)
+    reports = build_configured(settings, csv_path, base, tmp_path / "lm")
     assert set(reports) == {"domain", "form"}
+    assert {r.graph_note for r in reports.values()} == {"static_graph is off"}
     assert (reports["domain"].sentences, reports["form"].sentences) == (1, 2)
     assert (tmp_path / "lm" / "form" / "graph" / "Gr.fst").is_file()
 
