@@ -1,9 +1,10 @@
 """Warm the recognizers before the first call, with the bot's own cached reply audio as the speech.
 
-A new Vosk recognizer expands the decoding graph as it decodes, so its first utterances cost ~3x the
-CPU of later ones; at a burst of new calls that backlog shows up as seconds of reply latency and
-dropped caller frames. `warm_recognizers` decodes a few seconds of Korean speech through as many
-recognizers as calls are expected, and `SpeechRecognizer` keeps them for reuse.
+A new Vosk recognizer of a lookahead graph (HCLr o Gr) composes the decoding graph as it decodes, so its
+first utterances cost ~3x the CPU of later ones; at a burst of new calls that backlog shows up as seconds
+of reply latency and dropped caller frames. `warm_recognizers` decodes a few seconds of Korean speech
+through as many recognizers as calls are expected, and `SpeechRecognizer` keeps them for reuse. The
+trained domain model's static graph (`stt.lm.static_graph`) has no such cost and is not warmed.
 """
 
 from __future__ import annotations
