@@ -40,7 +40,7 @@ def test_audio_gated_during_a_decode_goes_in_one_next_job_with_the_end_timed_by_
         async def deliver(t: Transcript, timing: DecodeTiming) -> None:
             out.append((t, timing))
 
-        decoder = StreamDecoder(pool, stream, deliver)
+        decoder = StreamDecoder(pool, stream, deliver, job_ms=20)  # a job per 20 ms frame of speech
         task = asyncio.ensure_future(decoder.run())
         try:
             decoder.add([_audio(0)], [(b"\xff" * 160, 1.0)], 0)
@@ -90,7 +90,7 @@ def test_an_end_behind_a_queued_chunk_promotes_it_ahead_of_other_calls() -> None
         busy = pool.submit(Named("busy", wait=True), [_audio(0)])
         await asyncio.sleep(0.05)
         others = [pool.submit(Named(f"other{i}"), [_audio(0)]) for i in range(3)]
-        decoder = StreamDecoder(pool, Named("caller"), deliver)
+        decoder = StreamDecoder(pool, Named("caller"), deliver, job_ms=20)
         task = asyncio.ensure_future(decoder.run())
         try:
             decoder.add([_audio(0)], [(b"\xff" * 160, 1.0)], 0)
@@ -110,6 +110,44 @@ def test_an_end_behind_a_queued_chunk_promotes_it_ahead_of_other_calls() -> None
     order = asyncio.run(main())
     assert order[:2] == ["busy", "caller"]  # promoted past other0..2
     assert order.count("caller") == 2  # its speech once, then the end
+
+
+def test_speech_waits_for_a_full_job_but_an_end_goes_at_once() -> None:
+    async def main() -> list[list[GateEvent]]:
+        pool = DecodePool(1)
+        stream = _Stream(threading.Event())
+        stream.hold.set()
+
+        async def deliver(t: Transcript, timing: DecodeTiming) -> None:
+            pass
+
+        decoder = StreamDecoder(pool, stream, deliver)  # SPEECH_JOB_MS: 100 ms = five 20 ms frames
+        task = asyncio.ensure_future(decoder.run())
+        frame = [(b"\xff" * 160, 1.0)]
+        try:
+            for i in range(4):
+                decoder.add([_audio(160 * i)], frame, 160 * i)
+            await asyncio.sleep(0.05)
+            calls_after_80ms = len(stream.calls)
+            decoder.add([_audio(640)], frame, 640)  # the fifth frame: one job of 100 ms
+            await asyncio.sleep(0.05)
+            decoder.add([_audio(800)], frame, 800)
+            decoder.add([SpeechEnd(960)], frame, 960)  # the end does not wait for a full job
+            for _ in range(100):
+                if len(stream.calls) == 2:
+                    break
+                await asyncio.sleep(0.01)
+            assert calls_after_80ms == 0
+            return stream.calls
+        finally:
+            task.cancel()
+            pool.close()
+
+    calls = asyncio.run(main())
+    assert [[(type(e).__name__, len(getattr(e, "pcm", b"")) // 2) for e in c] for c in calls] == [
+        [("SpeechAudio", 800)],
+        [("SpeechAudio", 160), ("SpeechEnd", 0)],
+    ]
 
 
 def test_loud_frames_are_those_with_a_sample_above_35_dbfs() -> None:
