@@ -22,6 +22,7 @@ KNOWN_KEYS = (
     "vad",
     "max_streams",
     "threads",
+    "decode_nice",
     "max_alternatives",
     "max_file_seconds",
     "low_confidence",
@@ -71,6 +72,9 @@ class SttSettings:
     vad: VadSettings = field(default_factory=VadSettings)
     max_streams: int = 40
     threads: int = 0  # 0: one decoding thread per core
+    # Decoding threads run this much nicer than the process (Linux): the event loop (every call's audio)
+    # and the bot's turns, short and waited on, get the cores first; decoding takes the rest.
+    decode_nice: int = 10
     max_alternatives: int = 0
     max_file_seconds: float = 600.0
     low_confidence: float = 0.6
@@ -122,6 +126,7 @@ def read_stt_settings(config: Config) -> SttSettings:
         vad=vad,
         max_streams=r.int("max_streams", d.max_streams, min=1, max=10000),
         threads=r.int("threads", d.threads, min=0, max=256),
+        decode_nice=r.int("decode_nice", d.decode_nice, min=0, max=19),
         max_alternatives=r.int("max_alternatives", d.max_alternatives, min=0, max=20),
         max_file_seconds=r.float("max_file_seconds", d.max_file_seconds, min=1.0),
         low_confidence=r.float("low_confidence", d.low_confidence, min=0.0, max=1.0),

@@ -82,7 +82,7 @@ class SpeechRecognizer:
             raise ModelError("no speech model configured (stt.models is empty)")
         self.settings = settings
         self.models = models
-        self.pool = DecodePool(settings.thread_count)
+        self.pool = DecodePool(settings.thread_count, nice=settings.decode_nice)
         self._lock = threading.Lock()
         self._active = 0
         self._idle: list[_Decoder] = []

@@ -21,6 +21,7 @@ def test_defaults_without_a_file(tmp_path: Path) -> None:
     assert s.models == {16000: None, 8000: None}
     assert s.resample == "vosk" and s.dither == 0.0 and s.vad.enabled
     assert s.work_dir == tmp_path / "var" / "stt"
+    assert s.decode_nice == 10
 
 
 def test_the_project_file_section_is_valid() -> None:
@@ -36,6 +37,7 @@ def test_every_bad_key_is_reported_at_once(tmp_path: Path) -> None:
         "vad": {"hangover_ms": "long", "colour": "red"},
         "endpoint": {"trailing_silence": -1},
         "low_confidence": 2,
+        "decode_nice": 40,
         "surprise": True,
     }
     with pytest.raises(ConfigError) as err:
@@ -43,7 +45,7 @@ def test_every_bad_key_is_reported_at_once(tmp_path: Path) -> None:
     message = str(err.value)
     for key in (
         "stt.models.fast", "stt.models.16000", "stt.resample", "stt.max_streams", "stt.vad.hangover_ms",
-        "stt.vad.colour", "stt.endpoint.trailing_silence", "stt.low_confidence", "stt.surprise",
+        "stt.vad.colour", "stt.endpoint.trailing_silence", "stt.low_confidence", "stt.surprise", "stt.decode_nice",
     ):  # fmt: skip
         assert key in message, key
     assert str(tmp_path / "callbot.yml") in message

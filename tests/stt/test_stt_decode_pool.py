@@ -35,6 +35,27 @@ class _Stream:
         return [Transcript(self.name, final=any(isinstance(e, SpeechEnd) for e in events))]
 
 
+def test_decoding_threads_run_nicer_than_the_process() -> None:
+    import os
+
+    class _Nice:
+        def decode(self, events: list[GateEvent]) -> list[Transcript]:
+            return [Transcript(str(os.getpriority(os.PRIO_PROCESS, 0)), final=False)]  # Linux: per thread
+
+    async def main(nice: int) -> int:
+        pool = DecodePool(1, nice=nice)
+        try:
+            (result,) = await pool.submit(_Nice(), [SpeechAudio(b"\0\0", 0)]).future
+            return int(result.text)
+        finally:
+            pool.close()
+
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    assert asyncio.run(main(5)) == min(19, base + 5)
+    assert asyncio.run(main(0)) == base
+    assert os.getpriority(os.PRIO_PROCESS, 0) == base  # the caller's own thread is left alone
+
+
 def test_a_chunk_that_ends_an_utterance_is_decoded_before_others_speech() -> None:
     async def main() -> tuple[list[str], list[Transcript]]:
         pool, log, hold = DecodePool(1), [], threading.Event()
