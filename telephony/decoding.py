@@ -63,7 +63,7 @@ class StreamDecoder:
         self._last_at = batch[-1][1]
         if ended and self._job is not None:
             self._job.promote()  # the caller now waits on the speech still queued before the end
-        if ended or self._endpoint_at is not None or self._waiting_samples >= self._job_samples:
+        if ended or self._waiting_samples >= self._job_samples:
             self._ready.set()
 
     async def run(self) -> None:

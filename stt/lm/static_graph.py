@@ -37,10 +37,8 @@ class StaticGraphUnavailable(LmError):
 
 @dataclass(frozen=True)
 class StaticGraph:
-    path: Path
     states: int
     arcs: int
-    size_bytes: int
     seconds: float
 
 
@@ -118,13 +116,7 @@ def compile_static_graph(
                 f"{tmp / 'HCLG.fst'}: fstconvert wrote a {header.fst_type} FST of {header.states} states"
             )
         os.replace(tmp / "HCLG.fst", out)
-    return StaticGraph(
-        path=out,
-        states=header.states,
-        arcs=header.arcs,
-        size_bytes=out.stat().st_size,
-        seconds=round(time.perf_counter() - started, 3),
-    )
+    return StaticGraph(header.states, header.arcs, round(time.perf_counter() - started, 3))
 
 
 def _disambiguation_ids(path: Path) -> list[int]:
