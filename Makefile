@@ -55,7 +55,7 @@ $(STAMP): requirements/lock.txt requirements/rasa.txt pyproject.toml
 check-env:
 	@$(BIN)/pip check 2>&1 | grep -v -E "^rasa 3\.6\.21 has requirement (matplotlib|twilio)" \
 	  | grep -v "^No broken requirements" | grep . && { echo "pip check failed"; exit 1; } || true
-	@$(BIN)/python -W ignore -c "import os, sys, rasa, rasa_sdk, vosk, kiwipiepy, twilio; from rasa.core.agent import Agent; print('environment ok: rasa', rasa.__version__, 'twilio', twilio.__version__); sys.stdout.flush(); os._exit(0)" 2>/dev/null
+	@$(BIN)/python -W ignore -c "import os, sys, rasa, rasa_sdk, vosk, kiwipiepy, twilio, ctranslate2, tokenizers; from rasa.core.agent import Agent; print('environment ok: rasa', rasa.__version__, 'twilio', twilio.__version__); sys.stdout.flush(); os._exit(0)" 2>/dev/null
 
 data: install
 	$(BIN)/callbot --config $(CONFIG) data build
