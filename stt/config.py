@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from callbot.config import Config, SectionReader
+from stt.second_pass.settings import SecondPassSettings, read_second_pass
 
 KNOWN_KEYS = (
     "models",
@@ -28,6 +29,7 @@ KNOWN_KEYS = (
     "low_confidence",
     "work_dir",
     "domain_lm",
+    "second_pass",
 )
 RESAMPLE_CHOICES = ("vosk", "soxr")
 
@@ -83,6 +85,9 @@ class SttSettings:
     # and models[phone_rate] is null. models_dir None: never look (tests, benchmarks).
     domain_lm: bool = True
     models_dir: Path | None = None
+    # Whisper re-reads each finished utterance (`stt.second_pass`); off unless configured, so code that
+    # builds settings itself (tests, benchmarks) loads no second model by accident. callbot.yml turns it on.
+    second_pass: SecondPassSettings = field(default_factory=lambda: SecondPassSettings(engine="none"))
 
     @property
     def thread_count(self) -> int:
@@ -112,6 +117,8 @@ def read_stt_settings(config: Config) -> SttSettings:
         preroll_ms=r.int("vad.preroll_ms", 200, min=0, max=2000),
     )
     _check_sub(r, "vad", VadSettings)
+    work_dir = r.path("work_dir", str(d.work_dir))
+    second_pass = read_second_pass(r, (work_dir if isinstance(work_dir, Path) else d.work_dir) / "whisper")
     s = SttSettings(
         models=models,
         phone_rate=r.int("phone_rate", d.phone_rate, min=8000, max=48000),
@@ -130,10 +137,11 @@ def read_stt_settings(config: Config) -> SttSettings:
         max_alternatives=r.int("max_alternatives", d.max_alternatives, min=0, max=20),
         max_file_seconds=r.float("max_file_seconds", d.max_file_seconds, min=1.0),
         low_confidence=r.float("low_confidence", d.low_confidence, min=0.0, max=1.0),
-        work_dir=r.path("work_dir", str(d.work_dir)),
+        work_dir=work_dir,
         # the other `domain_lm` keys belong to the LM build (stt.lm.settings validates them)
         domain_lm=r.bool("domain_lm.enabled", d.domain_lm),
         models_dir=config.reader("paths").path("models_dir", "models"),
+        second_pass=second_pass,
     )
     r.done(known=KNOWN_KEYS)
     return s

@@ -30,7 +30,8 @@ from stt import AudioError, ModelError, SttCapacityError, SttError
 from stt.config import SttSettings, read_stt_settings
 from stt.decode_pool import DecodePool
 from stt.models import bundled_model_path, derived_model, model_rate, model_sources
-from stt.vad import EnergyGate, GateEvent, SpeechAudio
+from stt.second_pass.pool import SecondPass
+from stt.vad import EnergyGate, GateEvent, SpeechAudio, SpeechEnd
 
 logger = logging.getLogger(__name__)
 
@@ -77,11 +78,20 @@ class SpeechRecognizer:
     decoding graph it has expanded, so a fresh one decodes its first utterances several times slower.
     """
 
-    def __init__(self, settings: SttSettings, models: dict[int, LoadedModel]) -> None:
+    def __init__(
+        self,
+        settings: SttSettings,
+        models: dict[int, LoadedModel],
+        second_pass: SecondPass | None = None,
+    ) -> None:
         if not models:
             raise ModelError("no speech model configured (stt.models is empty)")
         self.settings = settings
         self.models = models
+        # Re-reads each finished utterance (`stt.second_pass`); shared with a recognizer that replaces
+        # this one on reload (`hand_over_second_pass`), closed by whichever owns it last.
+        self.second_pass = second_pass
+        self._owns_second_pass = second_pass is not None
         self.pool = DecodePool(settings.thread_count, nice=settings.decode_nice)
         self._lock = threading.Lock()
         self._active = 0
@@ -93,7 +103,8 @@ class SpeechRecognizer:
 
     @classmethod
     def from_settings(cls, settings: SttSettings) -> SpeechRecognizer:
-        """Load each model once (see `model_sources`); rates with the same folder share one model."""
+        """Load each model once (see `model_sources`); rates with the same folder share one model.
+        The second pass's model (`stt.second_pass`) is loaded too."""
         loaded: dict[Path | None, LoadedModel] = {}
         models: dict[int, LoadedModel] = {}
         for rate, source in model_sources(settings).items():
@@ -101,7 +112,12 @@ class SpeechRecognizer:
             if key not in loaded:
                 loaded[key] = load_model(source, settings)
             models[rate] = loaded[key]
-        return cls(settings, models)
+        return cls(settings, models, SecondPass.load(settings.second_pass))
+
+    def hand_over_second_pass(self) -> SecondPass | None:
+        """Give the second pass to a recognizer replacing this one (it keeps serving this one's calls)."""
+        self._owns_second_pass = False
+        return self.second_pass
 
     @property
     def active_streams(self) -> int:
@@ -159,6 +175,8 @@ class SpeechRecognizer:
 
     def close(self) -> None:
         self.pool.close()
+        if self.second_pass is not None and self._owns_second_pass:
+            self.second_pass.close()
         with self._lock:
             self._idle.clear()
 
@@ -188,7 +206,9 @@ class RecognitionStream:
         self._model = model
         self._grammar = json.dumps(grammar, ensure_ascii=False) if grammar else None
         self._via_soxr = sample_rate != model.rate and s.resample == "soxr"
-        self._gate = EnergyGate(s.vad, sample_rate) if s.vad.enabled else None
+        second = owner.second_pass
+        pause_ms = second.settings.speculate_after_ms if second is not None else 0
+        self._gate = EnergyGate(s.vad, sample_rate, pause_ms) if s.vad.enabled else None
         self._lock = threading.Lock()  # the decoder: held for whole decodes, on a decode thread
         # The gate's own state: `gate` runs on the event loop for every frame and must never wait for
         # a decode of the same call in flight (that stalled the loop, and every call, for its length).
@@ -232,9 +252,11 @@ class RecognitionStream:
             for i, event in enumerate(events):
                 if isinstance(event, SpeechAudio):
                     # No partial for audio whose utterance ends in this same chunk: the final follows.
-                    ending = any(not isinstance(e, SpeechAudio) for e in events[i + 1 :])
+                    ending = any(isinstance(e, SpeechEnd) for e in events[i + 1 :])
                     out.extend(self._decode(event.pcm, event.start, partial=not ending))
                     continue
+                if not isinstance(event, SpeechEnd):
+                    continue  # pauses are for the second pass
                 self.endpoint_sample = event.end
                 if (final := self._finish()) is not None:
                     out.append(final)

@@ -1,5 +1,7 @@
 """STT evaluation on a manifest of clips: CER (with and without spaces), WER, real-time factor, and,
-when the manifest has intents, end-to-end intent accuracy through the bot's parser.
+when the manifest has intents, end-to-end intent accuracy through the bot's parser; per pass: `vosk`
+(the streaming pass), the second pass (`whisper`) and `final` (the text a call would act on: the second
+pass's where it passed its guards, else Vosk's), with the second pass's fallbacks and reading latency.
 
 Manifest: CSV or TSV (delimiter sniffed) with an audio path column (relative to the manifest), a
 text column, and an optional intent column.
@@ -27,6 +29,7 @@ INTENT_COLUMN = "intent"
 RESULT_COLUMNS = (
     "path", "reference", "hypothesis", "cer", "cer_nospace", "wer", "confidence",
     "audio_seconds", "decode_seconds", "intent", "predicted_intent", "error",
+    "vosk_hypothesis", "second_hypothesis", "second_seconds", "outcomes", "sources",
 )  # fmt: skip
 
 
@@ -55,6 +58,25 @@ class ClipResult:
     intent: str | None = None
     predicted_intent: str | None = None
     error: str = ""
+    vosk_hypothesis: str = ""
+    second_hypothesis: str | None = None  # None: no second pass
+    second_seconds: float = 0.0
+    outcomes: str = ""  # per utterance, space-separated: used, rejected:<guard>, ...
+    sources: str = ""
+    predicted: dict[str, str] = field(default_factory=dict)  # pass -> predicted intent
+
+
+@dataclass
+class PassFigures:
+    """One pass's figures over the clips it produced text for."""
+
+    cer: float | None = None
+    cer_nospace: float | None = None
+    wer: float | None = None
+    rtf: float | None = None
+    intent_accuracy: float | None = None
+    latency_p50_ms: float | None = None  # per clip: decoding (vosk), reading (second pass)
+    latency_p95_ms: float | None = None
 
 
 @dataclass
@@ -69,10 +91,18 @@ class EvalReport:
     intent_note: str = ""
     failed: int = 0
     notes: list[str] = field(default_factory=list)
+    passes: dict[str, PassFigures] = field(default_factory=dict)  # vosk, <second pass>, final
+    fallbacks: dict[str, int] = field(default_factory=dict)  # second-pass outcomes other than used
 
     def summary(self) -> dict[str, object]:
+        """The final text's figures at the top level (what a call acts on), then each pass's."""
         keys = ("telephone", "cer", "cer_nospace", "wer", "rtf", "intent_accuracy", "intent_note", "failed")
-        return {"clips": len(self.clips)} | {k: getattr(self, k) for k in keys}
+        return (
+            {"clips": len(self.clips)}
+            | {k: getattr(self, k) for k in keys}
+            | {"passes": {name: asdict(figures) for name, figures in self.passes.items()}}
+            | {"fallbacks": dict(self.fallbacks)}
+        )
 
 
 _PUNCT = re.compile(r"[^\w\s]|_")
@@ -151,23 +181,40 @@ def evaluate(
             clip.confidence = round(decoded.confidence, 4)
             clip.audio_seconds = round(decoded.audio_seconds, 3)
             clip.decode_seconds = round(decoded.decode_seconds, 3)
+            clip.vosk_hypothesis = decoded.vosk_text
+            clip.second_hypothesis = decoded.second_text
+            clip.second_seconds = round(decoded.second_seconds, 3)
+            clip.outcomes = " ".join(decoded.outcomes)
+            clip.sources = " ".join(decoded.sources)
             _score(clip)
             if intent_fn is not None and row.intent is not None:
-                clip.predicted_intent = intent_fn(decoded.text)
+                for name, text in _pass_texts(clip, recognizer).items():
+                    clip.predicted[name] = intent_fn(text)
+                clip.predicted_intent = clip.predicted["final"]
         clips.append(clip)
         if progress is not None:
             progress(clip)
-    return _aggregate(clips, telephone, intent_fn, intent_note)
+    second_name = recognizer.second_pass.name if recognizer.second_pass is not None else None
+    return _aggregate(clips, telephone, intent_fn, intent_note, second_name)
 
 
 def write_results(report: EvalReport, out: Path) -> None:
     """Per-clip results as CSV."""
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=RESULT_COLUMNS)
+        writer = csv.DictWriter(fh, fieldnames=RESULT_COLUMNS, extrasaction="ignore")
         writer.writeheader()
         for clip in report.clips:
             writer.writerow({k: "" if v is None else v for k, v in asdict(clip).items()})
+
+
+def _pass_texts(clip: ClipResult, recognizer: SpeechRecognizer) -> dict[str, str]:
+    """What each pass heard in the clip: vosk, the second pass (when configured), final."""
+    texts = {"vosk": clip.vosk_hypothesis}
+    if clip.second_hypothesis is not None and recognizer.second_pass is not None:
+        texts[recognizer.second_pass.name] = clip.second_hypothesis
+    texts["final"] = clip.hypothesis
+    return texts
 
 
 def _score(clip: ClipResult) -> None:
@@ -179,21 +226,59 @@ def _score(clip: ClipResult) -> None:
     clip.wer = round(jiwer.wer(ref, hyp or " "), 4)
 
 
+def _figures(
+    refs: list[str], hyps: list[str], audio: float, seconds: list[float], labelled: list[tuple[str, str]]
+) -> PassFigures:
+    hyps = [normalize_text(h) or " " for h in hyps]
+    ordered = sorted(seconds)
+
+    def pct(q: float) -> float | None:
+        return (
+            round(1000 * ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))], 1)
+            if ordered
+            else None
+        )
+
+    return PassFigures(
+        cer=round(jiwer.cer(refs, hyps), 4),
+        cer_nospace=round(
+            jiwer.cer([r.replace(" ", "") for r in refs], [h.replace(" ", "") or " " for h in hyps]), 4
+        ),
+        wer=round(jiwer.wer(refs, hyps), 4),
+        rtf=round(sum(seconds) / audio, 4) if audio else None,
+        intent_accuracy=round(sum(p == i for p, i in labelled) / len(labelled), 4) if labelled else None,
+        latency_p50_ms=pct(0.5),
+        latency_p95_ms=pct(0.95),
+    )
+
+
 def _aggregate(
-    clips: list[ClipResult], telephone: bool, intent_fn: Callable[[str], str] | None, intent_note: str
+    clips: list[ClipResult],
+    telephone: bool,
+    intent_fn: Callable[[str], str] | None,
+    intent_note: str,
+    second_name: str | None = None,
 ) -> EvalReport:
     ok = [c for c in clips if not c.error and normalize_text(c.reference)]
     report = EvalReport(clips=clips, telephone=telephone, failed=sum(1 for c in clips if c.error))
     if ok:
         refs = [normalize_text(c.reference) for c in ok]
-        hyps = [normalize_text(c.hypothesis) or " " for c in ok]
-        report.cer = round(jiwer.cer(refs, hyps), 4)
-        report.cer_nospace = round(
-            jiwer.cer([r.replace(" ", "") for r in refs], [h.replace(" ", "") or " " for h in hyps]), 4
-        )
-        report.wer = round(jiwer.wer(refs, hyps), 4)
         audio = sum(c.audio_seconds for c in ok)
-        report.rtf = round(sum(c.decode_seconds for c in ok) / audio, 4) if audio else None
+        texts = {"vosk": [c.vosk_hypothesis for c in ok]}
+        seconds = {"vosk": [c.decode_seconds for c in ok]}
+        if second_name:
+            texts[second_name] = [c.second_hypothesis or "" for c in ok]
+            seconds[second_name] = [c.second_seconds for c in ok]
+        texts["final"] = [c.hypothesis for c in ok]
+        seconds["final"] = [c.decode_seconds + c.second_seconds for c in ok]
+        for name in texts:
+            labelled = [(c.predicted[name], c.intent) for c in ok if name in c.predicted]
+            report.passes[name] = _figures(refs, texts[name], audio, seconds[name], labelled)
+        final = report.passes["final"]
+        report.cer, report.cer_nospace, report.wer = final.cer, final.cer_nospace, final.wer
+        report.rtf = final.rtf
+        outcomes = [o for c in ok for o in c.outcomes.split() if o not in ("used", "off")]
+        report.fallbacks = {o: outcomes.count(o) for o in sorted(set(outcomes))}
     labelled = [c for c in clips if c.intent is not None and not c.error]
     if not labelled:
         report.intent_note = "no intent column in the manifest"

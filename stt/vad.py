@@ -3,7 +3,9 @@
 The gate opens after `min_speech_ms` of frames louder than both an absolute level (`threshold_db`, dBFS)
 and the noise floor plus `noise_margin_db`, the floor being the quietest frame of the last 1.5 s (so a
 steady noise stops counting as speech after that long); it hands over `preroll_ms` of audio from before the
-onset, and closes after `hangover_ms` of quiet, which ends the utterance.
+onset, and closes after `hangover_ms` of quiet, which ends the utterance. With `pause_ms`, it also says
+when the speech stopped (that much quiet inside the hangover: the second pass may start reading) and
+when it went on before the gate closed (the early reading is stale).
 """
 
 from __future__ import annotations
@@ -37,7 +39,21 @@ class SpeechEnd:
     end: int
 
 
-GateEvent = SpeechAudio | SpeechEnd
+@dataclass(frozen=True)
+class SpeechPause:
+    """`pause_ms` of quiet while the gate is open: the utterance may be over (input sample `at`)."""
+
+    at: int
+
+
+@dataclass(frozen=True)
+class SpeechResume:
+    """Speech again after a `SpeechPause`, before the gate closed: the utterance goes on."""
+
+    at: int
+
+
+GateEvent = SpeechAudio | SpeechEnd | SpeechPause | SpeechResume
 
 
 def frame_db(frame: np.ndarray) -> float:
@@ -49,11 +65,14 @@ def frame_db(frame: np.ndarray) -> float:
 class EnergyGate:
     """Stateful gate over a stream of int16 PCM bytes at `sample_rate`."""
 
-    def __init__(self, settings: VadSettings, sample_rate: int) -> None:
+    def __init__(self, settings: VadSettings, sample_rate: int, pause_ms: int = 0) -> None:
         self.settings = settings
         self.frame = max(1, sample_rate * settings.frame_ms // 1000)
         self._min_speech = max(1, settings.min_speech_ms // settings.frame_ms)
         self._hangover = max(1, settings.hangover_ms // settings.frame_ms)
+        # 0: no pause events; a pause as long as the hangover is the gate closing itself
+        pause = -(-pause_ms // settings.frame_ms) if pause_ms > 0 else 0
+        self._pause = pause if 0 < pause < self._hangover else 0
         self._preroll = settings.preroll_ms // settings.frame_ms
         self.reset()
 
@@ -111,7 +130,12 @@ class EnergyGate:
         loud = db > s.threshold_db and db > self.noise_floor_db + s.noise_margin_db
         if self.open:
             events.append(SpeechAudio(frame, start))
+            paused = self._pause and self._quiet_run >= self._pause
             self._quiet_run = 0 if loud else self._quiet_run + 1
+            if paused and loud:
+                events.append(SpeechResume(start))
+            elif self._pause and self._quiet_run == self._pause:
+                events.append(SpeechPause(start + self.frame - self._pause * self.frame))
             if self._quiet_run >= self._hangover:
                 self.open = False
                 self._quiet_run = 0

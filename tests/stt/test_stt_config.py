@@ -90,3 +90,49 @@ def test_decoder_search_defaults_and_explicit_null(tmp_path: Path) -> None:
         derived_model(bundled_model_path(), SttSettings(work_dir=tmp_path, beam=None)) / "conf" / "model.conf"
     )
     assert "--beam=10.0" in model.read_text()
+
+
+def test_second_pass_defaults_and_project_file(tmp_path: Path) -> None:
+    s = read_stt_settings(load_config(_config(tmp_path, {}))).second_pass
+    assert s.enabled and (s.engine, s.model, s.device, s.compute_type) == (
+        "whisper",
+        "bundled",
+        "cpu",
+        "int8",
+    )
+    assert s.cache_dir == tmp_path / "var" / "stt" / "whisper"
+    assert "시청해 주셔서 감사합니다" in s.guards.phrases
+    shipped = read_stt_settings(load_config(Path(__file__).parents[2] / "callbot.yml")).second_pass
+    assert shipped.engine == "whisper" and shipped.deadline_ms == 150 and shipped.window_seconds == 10.0
+    off = read_stt_settings(load_config(_config(tmp_path, {"second_pass": {"engine": "none"}}))).second_pass
+    assert not off.enabled
+    (tmp_path / "my-whisper").mkdir()
+    folder = read_stt_settings(load_config(_config(tmp_path, {"second_pass": {"model": "my-whisper"}})))
+    assert folder.second_pass.model == str(tmp_path / "my-whisper")  # relative to callbot.yml
+    assert SttSettings().second_pass.engine == "none"  # settings built in code load no second model
+
+
+def test_every_bad_second_pass_key_is_reported_at_once(tmp_path: Path) -> None:
+    bad = {
+        "second_pass": {
+            "engine": "deepspeech",
+            "device": "tpu",
+            "beam_size": 0,
+            "workers": 0,
+            "window_seconds": 2,
+            "deadline_ms": -5,
+            "model": "",
+            "colour": "red",
+            "guards": {"no_speech_prob": 1.5, "max_repeats": 1, "phrases": "not a list", "mood": 1},
+        }
+    }
+    with pytest.raises(ConfigError) as err:
+        read_stt_settings(load_config(_config(tmp_path, bad)))
+    message = str(err.value)
+    for key in (
+        "stt.second_pass.engine", "stt.second_pass.device", "stt.second_pass.beam_size",
+        "stt.second_pass.workers", "stt.second_pass.window_seconds", "stt.second_pass.deadline_ms",
+        "stt.second_pass.model", "stt.second_pass.colour", "stt.second_pass.guards.no_speech_prob",
+        "stt.second_pass.guards.max_repeats", "stt.second_pass.guards.mood",
+    ):  # fmt: skip
+        assert key in message, key

@@ -77,8 +77,10 @@ def test_eval_scores_clips_and_keeps_going_past_bad_ones(recognizer, corpus: Pat
     assert report.failed == 1 and "corrupt.wav" in report.clips[2].error
     good = report.clips[:2]
     assert all(c.hypothesis and c.cer is not None and c.cer_nospace is not None for c in good)
-    assert heard == [c.hypothesis for c in good]  # the bot parser sees what the recognizer heard
-    assert report.intent_accuracy == 0.5
+    # the bot parser sees what each pass heard: Vosk's text, then the final text (no second pass here)
+    assert heard == [t for c in good for t in (c.vosk_hypothesis, c.hypothesis)]
+    assert set(report.passes) == {"vosk", "final"} and report.passes["final"].cer == report.cer
+    assert report.intent_accuracy == 0.5 == report.passes["vosk"].intent_accuracy
     assert 0 < report.cer and 0 < report.wer and 0 < report.rtf < 5
     assert report.cer_nospace != report.cer
     out = corpus / "results.csv"
