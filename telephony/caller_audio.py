@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from stt.codec import ulaw_decode, ulaw_to_pcm16
+from stt.second_pass.utterances import UtteranceReader
 from telephony import protocol
 from telephony.decoding import Deliver, StreamDecoder
 from telephony.turn_timing import DecodeTiming, arrival, wait_ms
@@ -47,7 +48,9 @@ class CallerAudio:
         """Bind the call's recognition stream; returns the task that decodes behind `push`."""
         pool = getattr(recognizer, "pool", None)
         if pool is not None and hasattr(recognition, "gate"):
-            self._decoder = StreamDecoder(pool, recognition, self._deliver)
+            second = getattr(recognizer, "second_pass", None)
+            reader = UtteranceReader(second, protocol.PHONE_RATE) if second is not None else None
+            self._decoder = StreamDecoder(pool, recognition, self._deliver, utterances=reader)
             return self._decoder.run
         self._recognition, self._executor = recognition, executor
         return self._accept_batches
@@ -72,6 +75,11 @@ class CallerAudio:
         else:
             self._queue.put_nowait((payload, now))
         return loud
+
+    def close(self) -> None:
+        """The call ended: drop second-pass readings still under way for it."""
+        if self._decoder is not None:
+            self._decoder.close()
 
     def backlog_frames(self) -> int:
         """Caller frames not yet through the recognizer: queued, or gated and waiting to be decoded."""

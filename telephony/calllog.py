@@ -69,6 +69,14 @@ turns_table = sa.Table(
     sa.Column("reply_ms", sa.Float),
     sa.Column("tts_ms", sa.Float),
     sa.Column("barged_in", sa.Boolean, default=False),
+    # The two passes of a speech turn (stt.second_pass): what Vosk and the second pass heard, which text
+    # the turn used (caller_text), and why: used, rejected:<guard>, busy, late, failed, cancelled, off.
+    sa.Column("vosk_text", sa.Text),
+    sa.Column("second_text", sa.Text),
+    sa.Column("text_source", sa.String(16)),
+    sa.Column("second_outcome", sa.String(40)),
+    sa.Column("second_ms", sa.Float),  # the second pass's reading
+    sa.Column("second_wait_ms", sa.Float),  # the turn waiting for it after Vosk's final
     sa.Column("audio_path", sa.Text),
     sa.Column("pii", sa.String(200)),  # what was masked, e.g. "PHONE:1"
 )
@@ -96,6 +104,12 @@ class TurnRecord:
     decode_wait_ms: float | None = None
     reply_ms: float | None = None
     tts_ms: float | None = None
+    vosk_text: str | None = None
+    second_text: str | None = None
+    text_source: str | None = None
+    second_outcome: str | None = None
+    second_ms: float | None = None
+    second_wait_ms: float | None = None
 
 
 class CallLog:
@@ -148,11 +162,12 @@ class CallLog:
     def add_turn(self, record: TurnRecord) -> None:
         row = asdict(record)
         counts: dict[str, int] = {}
-        for key in ("caller_text", "reply"):
+        for key in ("caller_text", "reply", "vosk_text", "second_text"):
             if row[key]:
                 row[key], found = mask_pii(row[key])
-                for kind, n in found.items():
-                    counts[kind] = counts.get(kind, 0) + n
+                if key in ("caller_text", "reply"):  # the other two repeat what the caller said
+                    for kind, n in found.items():
+                        counts[kind] = counts.get(kind, 0) + n
         row["pii"] = ",".join(f"{k}:{v}" for k, v in sorted(counts.items())) or None
         with self.engine.begin() as db:
             db.execute(turns_table.insert().values(**row))

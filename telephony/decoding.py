@@ -9,6 +9,9 @@ decoder gets fewer, larger jobs instead of falling behind a frame at a time, and
 behind a queued chunk of the same call's speech, that chunk is promoted ahead of other calls' speech.
 Ongoing speech is decoded in jobs of at least `SPEECH_JOB_MS` (an utterance end goes at once): a job per
 20 ms frame paid a thread hand-over, a partial result and a delivery per frame for 0.3 ms of decoding.
+With a second pass (`stt.second_pass`), the gated audio also goes to a `UtteranceReader`, which starts
+reading an utterance again as soon as the caller's speech stops; each final transcript is delivered with
+the job reading its utterance (`DecodeTiming.second`), for the call session to wait on.
 """
 
 from __future__ import annotations
@@ -16,9 +19,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from callbot.events import Transcript
+from stt.second_pass.utterances import UtteranceReader
 from stt.vad import GateEvent, SpeechAudio, SpeechEnd, coalesce
 from telephony import protocol
 from telephony.turn_timing import DecodeTiming, arrival, wait_ms
@@ -30,10 +35,19 @@ SPEECH_JOB_MS = 100  # partials (barge-in) come at most this much later; finals 
 class StreamDecoder:
     """Decodes one call's gated audio in order, one pool job at a time; transcripts go to `deliver`."""
 
-    def __init__(self, pool: Any, stream: Any, deliver: Deliver, job_ms: int = SPEECH_JOB_MS) -> None:
+    def __init__(
+        self,
+        pool: Any,
+        stream: Any,
+        deliver: Deliver,
+        job_ms: int = SPEECH_JOB_MS,
+        utterances: UtteranceReader | None = None,
+    ) -> None:
         self._pool = pool
         self._stream = stream
         self._deliver = deliver
+        self._utterances = utterances
+        self._segmented = _Segmented(stream)
         self._events: list[GateEvent] = []
         self._endpoint_at: float | None = None  # arrival of the frame where a waiting utterance ended
         self._last_at = 0.0  # arrival of the latest frame that let audio through
@@ -51,6 +65,8 @@ class StreamDecoder:
         """What the gate let through of `batch` ((mu-law, arrival) frames; `first`: its first sample)."""
         if not events:
             return
+        if self._utterances is not None:
+            self._utterances.add(events)
         ended = False
         for event in events:
             if isinstance(event, SpeechAudio):
@@ -81,8 +97,8 @@ class StreamDecoder:
             samples = sum(len(e.pcm) // 2 for e in events if isinstance(e, SpeechAudio))
             started = time.monotonic()
             try:
-                self._job = self._pool.submit(self._stream, events)
-                results = await self._job.future
+                self._job = self._pool.submit(self._segmented, events)
+                segments = await self._job.future
             finally:
                 self._job = None
                 self.backlog_samples -= samples
@@ -91,5 +107,46 @@ class StreamDecoder:
                 wait_ms=wait_ms(self._stream, started),
                 endpoint_at=endpoint_at,
             )
-            for transcript in results:
+            for results, ended in segments:
+                await self._deliver_segment(results, ended, timing)
+
+    def close(self) -> None:
+        """The call ended: readings started for it are of no use any more."""
+        if self._utterances is not None:
+            self._utterances.close()
+
+    async def _deliver_segment(self, results: list[Transcript], ended: bool, timing: DecodeTiming) -> None:
+        """Transcripts of one stretch of events (ending at an utterance end, if `ended`), with the second
+        pass's job attached to each final: the closed utterance's for the last final of an ended stretch,
+        else (Vosk ended an utterance on its own while the gate stayed open) a reading of the audio so far.
+        When the gate closed but Vosk heard nothing, an empty final carries the reading: the second pass
+        may have heard what Vosk missed."""
+        reader = self._utterances
+        finals = [t for t in results if t.final]
+        for transcript in results:
+            if reader is None or not transcript.final:
                 await self._deliver(transcript, timing)
+                continue
+            job = reader.take_ended() if ended and transcript is finals[-1] else reader.cut()
+            await self._deliver(transcript, replace(timing, second=job))
+        if reader is not None and ended and not finals and (job := reader.take_ended()) is not None:
+            await self._deliver(Transcript(text="", final=True), replace(timing, second=job))
+
+
+class _Segmented:
+    """A stream whose `decode` splits its events after each utterance end (for the decode pool)."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    def decode(self, events: list[GateEvent]) -> list[tuple[list[Transcript], bool]]:
+        """`stream.decode` of each stretch of events, with whether the stretch ends an utterance."""
+        out: list[tuple[list[Transcript], bool]] = []
+        start = 0
+        for i, event in enumerate(events):
+            if isinstance(event, SpeechEnd):
+                out.append((self.stream.decode(events[start : i + 1]), True))
+                start = i + 1
+        if start < len(events):
+            out.append((self.stream.decode(events[start:]), False))
+        return out

@@ -73,7 +73,7 @@ def _reloaded(old: SpeechRecognizer) -> SpeechRecognizer | None:
         if path not in loaded:
             loaded[path] = load_model(sources[rate], old.settings)
         models[rate] = loaded[path]
-    return SpeechRecognizer(old.settings, models)
+    return SpeechRecognizer(old.settings, models, old.hand_over_second_pass())
 
 
 async def _retire(recognizer: SpeechRecognizer) -> None:

@@ -10,6 +10,7 @@ message to Twilio) and `close` (end the stream, which ends the call).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import re
 import time
@@ -22,6 +23,7 @@ import numpy as np
 import soundfile as sf
 
 from callbot.events import BotAction, BotReply, Dtmf, Silence, Transcript, UserText
+from stt.second_pass.pool import Choice, PassJob, choose
 from telephony import TelephonyError, protocol
 from telephony.caller_audio import CallerAudio
 from telephony.calllog import TurnRecord
@@ -44,6 +46,9 @@ class CallerTurn:
     barged_in: bool = False  # this utterance interrupted the bot
     endpoint_at: float | None = None  # when the audio frame that ended the utterance (VAD close) arrived
     decode_wait_ms: float | None = None  # the final's decode call waiting for a decode thread
+    second: PassJob | None = None  # the second pass reading this utterance again (stt.second_pass)
+    choice: Choice | None = None  # ... and the text chosen once it was read (or its deadline passed)
+    second_wait_ms: float | None = None  # how long the turn waited for the reading after Vosk's final
 
 
 class CallSession:
@@ -124,6 +129,7 @@ class CallSession:
                 await self.services.bot.end_session(self.dialogue)
             except Exception:  # noqa: BLE001 - the bot's failure must not lose the call record
                 logger.exception("telephony.session.end_session_failed call=%s", self.call_sid)
+        self.audio_in.close()
         closer = getattr(self.recognition, "close", None)
         if callable(closer):
             closer()
@@ -167,7 +173,7 @@ class CallSession:
 
     async def _on_transcript(self, t: Transcript, timing: DecodeTiming) -> None:
         text = t.text.strip()
-        if not text:
+        if not text and not (t.final and timing.second is not None):
             if t.final:
                 self._in_speech = False
             return
@@ -182,6 +188,8 @@ class CallSession:
         self._idle_since = time.monotonic()
         if self.player.playing and not interrupting:
             logger.debug("telephony.session.backchannel call=%s text=%s", self.call_sid, text)
+            if timing.second is not None:
+                timing.second.cancel()
             return
         pcm = self.audio_in.take_utterance()
         barged, self._barged = self._barged, False
@@ -195,6 +203,7 @@ class CallSession:
             barged,
             timing.endpoint_at,
             timing.wait_ms,
+            timing.second,
         )
         self._events.put_nowait(turn)
 
@@ -253,7 +262,32 @@ class CallSession:
         )
         await self._act(reply)
 
+    async def _read_again(self, item: CallerTurn) -> CallerTurn | None:
+        """Wait for the second pass's reading of the utterance (at most `deadline_ms` past the endpoint
+        window) and choose the turn's text; None when neither pass heard anything."""
+        second = self.services.recognizer.second_pass
+        waited = time.monotonic()
+        deadline = (item.endpoint_at or item.final_at) + second.settings.deadline_ms / 1000
+        reading, outcome = await item.second.wait(deadline - waited)
+        choice = choose(item.text, item.confidence, reading, outcome, second.name)
+        second.settle(choice)
+        wait_ms = round((time.monotonic() - waited) * 1000, 1)
+        if not choice.text.strip():
+            logger.info("telephony.session.nothing_heard call=%s outcome=%s", self.call_sid, outcome)
+            return None
+        return dataclasses.replace(
+            item,
+            text=choice.text.strip(),
+            confidence=choice.confidence,
+            choice=choice,
+            second_wait_ms=wait_ms,
+        )
+
     async def _take_turn(self, item: CallerTurn | Dtmf | Silence) -> None:
+        if isinstance(item, CallerTurn) and item.second is not None:
+            if (read := await self._read_again(item)) is None:
+                return
+            item = read
         self.turn += 1
         record: dict[str, Any] = {"call_sid": self.call_sid, "turn": self.turn, "at": time.time()}
         if isinstance(item, Silence):
@@ -275,6 +309,7 @@ class CallSession:
                     kind="speech",
                     caller_text=item.text,
                     stt_confidence=item.confidence,
+                    **_second_pass_fields(item),
                     stt_ms=round(item.stt_ms, 1),
                     audio_path=self._save_audio(item.pcm),
                     barged_in=item.barged_in,
@@ -404,6 +439,21 @@ class CallSession:
 
     def _heard(self) -> None:
         self._idle_since = time.monotonic()
+
+
+def _second_pass_fields(turn: CallerTurn) -> dict[str, Any]:
+    """Call-log fields of the two passes: what each heard, which text the turn used, and why."""
+    choice = turn.choice
+    if choice is None:
+        return {"text_source": "vosk", "second_outcome": "off"}
+    return {
+        "text_source": choice.source,
+        "second_outcome": choice.outcome,
+        "vosk_text": choice.vosk_text,
+        "second_text": choice.second_text,
+        "second_ms": choice.second_ms,
+        "second_wait_ms": turn.second_wait_ms,
+    }
 
 
 def _norm(word: str) -> str:

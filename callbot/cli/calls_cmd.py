@@ -78,7 +78,7 @@ def show_cmd(
         table.add_row(
             str(t["turn"]),
             t["kind"],
-            t["caller_text"] or "",
+            _heard(t),
             _num(t["stt_confidence"]),
             "/".join(x for x in (t["domain"], t["intent"]) if x),
             _num(t["intent_confidence"]),
@@ -106,6 +106,22 @@ def export_cmd(
     limit = settings.low_confidence if threshold is None else threshold
     n = log.export_low_confidence(out, limit)
     console.print(f"{n} caller turns under confidence {limit:g} written to {out}")
+
+
+def _heard(turn: dict[str, Any]) -> str:
+    """The text the turn used, then what each pass heard when a second pass ran (the used one marked)."""
+    text = turn["caller_text"] or ""
+    outcome = turn.get("second_outcome")
+    if turn["kind"] != "speech" or outcome in (None, "off"):
+        return text
+    used = turn.get("text_source") or "vosk"
+    second = "" if turn.get("second_text") is None else turn["second_text"]
+    lines = [
+        text,
+        f"{'*' if used == 'vosk' else ' '} vosk: {turn.get('vosk_text') or ''}",
+        f"{'*' if used != 'vosk' else ' '} 2nd: {second} ({outcome})",
+    ]
+    return "\n".join(lines)
 
 
 def _time(ts: float | None) -> str:

@@ -1,0 +1,110 @@
+"""The second pass in a call, end to end: the real server, the tiny trained bot, Vosk and the real
+bundled Whisper model. The caller's audio is paced in real time, so the early reading happens inside
+the endpoint window as in a live call; the call log keeps both texts and which one the turn used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from callbot.config import Config
+from telephony.server import Secrets, ServerThread, build_services
+from telephony.simulator import AudioTurn, simulate_call
+from tests.bot.runtime_models import RESPONSES, shared_bot
+from tests.bot.test_runtime import model_cache
+from tests.telephony.telephony_fakes import RecordingHttpClient
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed"),
+]
+AUTH, ADMIN = "e2e-auth", "e2e-admin"
+
+
+@pytest.fixture(scope="module")
+def server(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest, whisper_cache: Path
+) -> Iterator:
+    bot, _ = shared_bot(model_cache(request), tmp_path_factory.mktemp("tinybot"))
+    root = tmp_path_factory.mktemp("second-pass")
+    (root / "stt").mkdir()
+    (root / "stt" / "whisper").symlink_to(whisper_cache)  # the session's assembled model
+    raw = {
+        "paths": {"state_dir": str(root / "var")},
+        "stt": {"work_dir": str(root / "stt"), "max_streams": 4, "threads": 2},  # second_pass: the defaults
+        "telephony": {"agent_number": "+8215880000"},
+    }
+    config = Config(path=root / "callbot.yml", raw=raw)
+
+    async def factory():  # noqa: ANN202
+        return await build_services(
+            config, Secrets("AC" + "4" * 32, AUTH, ADMIN), bot=bot, http_client=RecordingHttpClient()
+        )
+
+    with ServerThread(factory) as srv:
+        yield srv
+
+
+def _call(server: ServerThread, *clips: Path) -> dict:
+    turns = [AudioTurn(path=clip) for clip in clips]
+    result = asyncio.run(simulate_call(server.url, turns, auth_token=AUTH, admin_token=ADMIN, linger=2.0))
+    return result.log
+
+
+def test_the_turn_acts_on_the_early_reading_and_logs_both_texts(server, tmp_path: Path) -> None:
+    yes = tmp_path / "yes.wav"
+    subprocess.run(["espeak-ng", "-v", "ko", "-w", str(yes), "네"], check=True, capture_output=True)
+    second = server.services.recognizer.second_pass
+    before = dict(second.stats)
+    log = _call(server, yes)
+    turn = next(t for t in log["turns"] if t["kind"] == "speech")
+    assert (turn["text_source"], turn["second_outcome"]) == ("whisper", "used")
+    assert turn["caller_text"].strip(" .") == "네" == turn["second_text"].strip(" .")
+    assert turn["vosk_text"] is not None and turn["second_ms"] > 0
+    assert (turn["intent"], turn["reply"]) == ("common_affirm", RESPONSES["utter_common_affirm"])
+    # Read inside the endpoint window: started when the speech stopped, so the turn hardly waited.
+    assert second.stats["speculative"] > before.get("speculative", 0)
+    assert turn["second_wait_ms"] < second.settings.deadline_ms + 100
+    assert second.stats["used"] == before.get("used", 0) + 1
+
+
+def test_whispers_invention_on_noise_is_never_the_callers_words(server, tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    white = np.cumsum(rng.standard_normal(16000 * 3))  # 3 s of loud brown-ish line noise
+    white -= np.convolve(white, np.ones(400) / 400, mode="same")
+    noise = tmp_path / "noise.wav"
+    sf.write(noise, (white / np.abs(white).max() * 0.3).astype(np.float32), 16000)
+    second = server.services.recognizer.second_pass
+    before = dict(second.stats)
+    log = _call(server, noise)
+    speech = [t for t in log["turns"] if t["kind"] == "speech"]
+    assert second.stats["rejected"] > before.get("rejected", 0)
+    assert all(t["text_source"] == "vosk" and t["second_outcome"].startswith("rejected") for t in speech)
+
+
+def test_a_reading_past_its_deadline_leaves_the_turn_to_vosk(server, tmp_path: Path) -> None:
+    yes = tmp_path / "yes.wav"
+    subprocess.run(["espeak-ng", "-v", "ko", "-w", str(yes), "네"], check=True, capture_output=True)
+    second = server.services.recognizer.second_pass
+    shipped = second.settings
+    second.settings = dataclasses.replace(
+        shipped, deadline_ms=0, speculate_after_ms=0
+    )  # read only at the end
+    try:
+        before = dict(second.stats)
+        log = _call(server, yes)
+    finally:
+        second.settings = shipped
+    turn = next(t for t in log["turns"] if t["kind"] == "speech")
+    assert (turn["text_source"], turn["second_outcome"]) == ("vosk", "late")
+    assert turn["caller_text"] == turn["vosk_text"] and turn["second_text"] is None
+    assert second.stats["late"] == before.get("late", 0) + 1
