@@ -138,6 +138,14 @@ async def _audio(bot: Any, session: Any, io: ShellIO, arg: str) -> None:
         _note(io, f"audio: {exc}")
         return
     _note(io, f"heard: {heard.text!r} (confidence {heard.confidence:.2f})")
+    decoded = getattr(io.audio, "last", None)
+    if decoded is not None and decoded.second_text is not None:
+        passes = ", ".join(
+            f"{src} ({outcome})" for src, outcome in zip(decoded.sources, decoded.outcomes, strict=True)
+        )
+        _note(
+            io, f"  vosk heard {decoded.vosk_text!r}, the second pass {decoded.second_text!r}; used: {passes}"
+        )
     _show(io, await bot.handle(session, heard), heard.text)
 
 
@@ -206,25 +214,34 @@ def _line_reader(config: Config, stream: TextIO | None = None) -> Callable[[], A
     return read_pipe
 
 
-def _audio_reader(config: Config) -> Callable[[Path], Awaitable[UserText]] | None:
-    """File -> transcript through the STT engine (loaded on first use), or None without stt."""
-    try:
+class _AudioReader:
+    """File -> transcript through the STT engine (loaded on first use) with the passes a call uses;
+    `last` keeps the latest `stt.transcribe.Decoded` (each pass's text) for the shell to show."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.last = None
+        self._recognizer = None
+
+    def _recognize(self, path: Path) -> UserText:
         from stt.audio import read_audio
         from stt.engine import SpeechRecognizer
         from stt.transcribe import decode_pcm, file_rate
+
+        if self._recognizer is None:
+            self._recognizer = SpeechRecognizer.from_config(self.config)
+        rate = file_rate(self._recognizer)
+        self.last = decode_pcm(self._recognizer, read_audio(path, rate), rate)
+        return UserText(self.last.text, self.last.confidence)
+
+    async def __call__(self, path: Path) -> UserText:
+        return await asyncio.to_thread(self._recognize, path)
+
+
+def _audio_reader(config: Config) -> Callable[[Path], Awaitable[UserText]] | None:
+    """The STT engine's reader, or None without the stt package."""
+    try:
+        import stt.engine  # noqa: F401
     except ImportError:
         return None
-    loaded: list[SpeechRecognizer] = []
-
-    def recognize(path: Path) -> UserText:
-        if not loaded:
-            loaded.append(SpeechRecognizer.from_config(config))
-        recognizer = loaded[0]
-        rate = file_rate(recognizer)
-        decoded = decode_pcm(recognizer, read_audio(path, rate), rate)
-        return UserText(decoded.text, decoded.confidence)
-
-    async def audio(path: Path) -> UserText:
-        return await asyncio.to_thread(recognize, path)
-
-    return audio
+    return _AudioReader(config)

@@ -21,7 +21,7 @@ app = typer.Typer(
 logger = logging.getLogger(__name__)
 
 
-def _recognizer(config: Config, model: Path | None):  # -> stt.engine.SpeechRecognizer
+def _recognizer(config: Config, model: Path | None, second_pass: bool = True):  # -> SpeechRecognizer
     from stt.config import read_stt_settings
     from stt.engine import SpeechRecognizer
 
@@ -30,6 +30,9 @@ def _recognizer(config: Config, model: Path | None):  # -> stt.engine.SpeechReco
         if not model.is_dir():
             fail(f"--model: model folder does not exist: {model}")
         settings = dataclasses.replace(settings, models={rate: model.resolve() for rate in settings.models})
+    if not second_pass:
+        off = dataclasses.replace(settings.second_pass, engine="none")
+        settings = dataclasses.replace(settings, second_pass=off)
     return SpeechRecognizer.from_settings(settings)
 
 
@@ -84,15 +87,19 @@ def eval_cmd(
         None, "--model", help="Vosk model folder for every rate (default: stt.models)."
     ),
     limit: int = typer.Option(None, "--limit", min=1, help="Evaluate only the first N clips."),
+    second_pass: bool = typer.Option(
+        True, "--second-pass/--no-second-pass", help="Read each utterance again (stt.second_pass)."
+    ),
 ) -> None:
-    """CER (with and without spaces), WER, real-time factor and, with intents, intent accuracy."""
+    """CER (with and without spaces), WER, real-time factor and, with intents, intent accuracy, per
+    pass: vosk (streaming), the second pass (whisper) and final (what a call acts on)."""
     from stt import SttError
     from stt.evaluate import evaluate, read_manifest, write_results
 
     config = get_config(ctx)
     with user_errors(SttError):
         rows = read_manifest(manifest, limit)
-        recognizer = _recognizer(config, model)
+        recognizer = _recognizer(config, model, second_pass)
         intent_fn, note = _bot_intent_fn(config) if any(r.intent for r in rows) else (None, "")
         with _progress(as_json) as bar:
             task = bar.add_task("decoding", total=len(rows))
@@ -114,13 +121,21 @@ def eval_cmd(
         )
         return
     audio = "8 kHz mu-law phone path" if telephone else "file audio"
-    table = Table(title="STT evaluation", caption=f"{manifest} ({audio})")
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for key, value in report.summary().items():
-        if key != "intent_note":
-            table.add_row(key, "n/a" if value is None else str(value))
+    table = Table(
+        title=f"STT evaluation: {len(report.clips)} clips, {report.failed} failed",
+        caption=f"{manifest} ({audio})",
+    )
+    columns = ("cer", "cer_nospace", "wer", "rtf", "intent_accuracy", "latency_p50_ms", "latency_p95_ms")
+    table.add_column("pass")
+    for column in columns:
+        table.add_column(column.replace("_", " "), justify="right")
+    for name, figures in report.passes.items():
+        values = dataclasses.asdict(figures)
+        table.add_row(name, *("n/a" if values[c] is None else str(values[c]) for c in columns))
     console.print(table)
+    if report.fallbacks:
+        fallbacks = ", ".join(f"{k} {v}" for k, v in report.fallbacks.items())
+        console.print(f"second pass not used for: {fallbacks}", highlight=False)
     if report.intent_note:
         console.print(report.intent_note, highlight=False)
     for clip in report.clips:
