@@ -20,7 +20,7 @@ import numpy as np
 from stt.codec import ulaw_decode, ulaw_to_pcm16
 from stt.second_pass.utterances import UtteranceReader
 from telephony import protocol
-from telephony.decoding import Deliver, StreamDecoder
+from telephony.decoding import Deliver, EndedUtterance, StreamDecoder
 from telephony.turn_timing import DecodeTiming, arrival, wait_ms
 
 MAX_BACKLOG_FRAMES = 250  # 5 s of caller audio waiting for the recognizer: older frames are dropped
@@ -31,9 +31,12 @@ MAX_BATCH_FRAMES = 50  # frames per `accept` call on the executor path
 class CallerAudio:
     """Caller frames -> recognizer -> `deliver(transcript, timing)`; counts frames in and dropped."""
 
-    def __init__(self, deliver: Deliver, save_audio: bool) -> None:
+    def __init__(
+        self, deliver: Deliver, save_audio: bool, on_utterance: Callable[[EndedUtterance], None] | None = None
+    ) -> None:
         self.stats = {"frames_in": 0, "frames_dropped": 0}
         self._deliver = deliver
+        self._on_utterance = on_utterance
         self._save = save_audio
         self._queue: asyncio.Queue[tuple[bytes, float] | None] = asyncio.Queue()  # (mu-law, arrival)
         self._fed = 0  # samples handed to the recognizer so far (its input-stream clock)
@@ -49,8 +52,12 @@ class CallerAudio:
         pool = getattr(recognizer, "pool", None)
         if pool is not None and hasattr(recognition, "gate"):
             second = getattr(recognizer, "second_pass", None)
-            reader = UtteranceReader(second, protocol.PHONE_RATE) if second is not None else None
-            self._decoder = StreamDecoder(pool, recognition, self._deliver, utterances=reader)
+            reader = None
+            if second is not None and self._on_utterance is not None:
+                reader = UtteranceReader(second, protocol.PHONE_RATE)
+            self._decoder = StreamDecoder(
+                pool, recognition, self._deliver, utterances=reader, on_utterance=self._on_utterance
+            )
             return self._decoder.run
         self._recognition, self._executor = recognition, executor
         return self._accept_batches

@@ -172,6 +172,19 @@ class CallLog:
         with self.engine.begin() as db:
             db.execute(turns_table.insert().values(**row))
 
+    def update_turn(self, call_sid: str, turn: int, values: dict[str, Any]) -> None:
+        """Fill in fields of a logged turn that were not known when it was written (PII masked)."""
+        values = dict(values)
+        for key in ("vosk_text", "second_text"):
+            if values.get(key):
+                values[key], _ = mask_pii(values[key])
+        with self.engine.begin() as db:
+            db.execute(
+                turns_table.update()
+                .where(turns_table.c.call_sid == call_sid, turns_table.c.turn == turn)
+                .values(**values)
+            )
+
     def end_call(
         self, call_sid: str, status: str, reason: str = "", stats: dict[str, int] | None = None
     ) -> None:

@@ -10,19 +10,22 @@ behind a queued chunk of the same call's speech, that chunk is promoted ahead of
 Ongoing speech is decoded in jobs of at least `SPEECH_JOB_MS` (an utterance end goes at once): a job per
 20 ms frame paid a thread hand-over, a partial result and a delivery per frame for 0.3 ms of decoding.
 With a second pass (`stt.second_pass`), the gated audio also goes to a `UtteranceReader`, which starts
-reading an utterance again as soon as the caller's speech stops; each final transcript is delivered with
-the job reading its utterance (`DecodeTiming.second`), for the call session to wait on.
+reading an utterance again as soon as the caller's speech stops. The moment the gate closes, the call
+session gets an `EndedUtterance` (the reading, and a future for Vosk's final, which the decode fills in
+later): a turn whose reading is done need not wait for Vosk at all.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass
 from typing import Any
 
 from callbot.events import Transcript
+from stt.second_pass.pool import PassJob
 from stt.second_pass.utterances import UtteranceReader
 from stt.vad import GateEvent, SpeechAudio, SpeechEnd, coalesce
 from telephony import protocol
@@ -30,6 +33,17 @@ from telephony.turn_timing import DecodeTiming, arrival, wait_ms
 
 Deliver = Callable[[Transcript, DecodeTiming], Awaitable[None]]
 SPEECH_JOB_MS = 100  # partials (barge-in) come at most this much later; finals are not delayed
+
+
+@dataclass
+class EndedUtterance:
+    """An utterance that ended (the gate closed, or Vosk ended it while the gate stayed open)."""
+
+    second: PassJob | None  # the second pass reading it (None: it had no audio, or no reader was free)
+    endpoint_at: float  # arrival of the frame that ended it
+    # Vosk's final (None: it heard nothing), its decode timing, and when it was there (time.monotonic())
+    vosk: asyncio.Future[tuple[Transcript | None, DecodeTiming, float]]
+    pcm: bytes = b""  # the caller audio kept for save_audio (set by the call session)
 
 
 class StreamDecoder:
@@ -42,11 +56,14 @@ class StreamDecoder:
         deliver: Deliver,
         job_ms: int = SPEECH_JOB_MS,
         utterances: UtteranceReader | None = None,
+        on_utterance: Callable[[EndedUtterance], None] | None = None,
     ) -> None:
         self._pool = pool
         self._stream = stream
         self._deliver = deliver
-        self._utterances = utterances
+        self._utterances = utterances if on_utterance is not None else None
+        self._on_utterance = on_utterance
+        self._ended: deque[EndedUtterance] = deque()  # closed by the gate, Vosk's final still to come
         self._segmented = _Segmented(stream)
         self._events: list[GateEvent] = []
         self._endpoint_at: float | None = None  # arrival of the frame where a waiting utterance ended
@@ -75,6 +92,8 @@ class StreamDecoder:
             elif isinstance(event, SpeechEnd):
                 self._endpoint_at = arrival(batch, first, event.end)
                 ended = True
+                if self._utterances is not None:
+                    self._utterance_ended(self._utterances.take_ended(), self._endpoint_at)
         self._events.extend(events)
         self._last_at = batch[-1][1]
         if ended and self._job is not None:
@@ -114,23 +133,56 @@ class StreamDecoder:
         """The call ended: readings started for it are of no use any more."""
         if self._utterances is not None:
             self._utterances.close()
+        for utterance in self._ended:
+            utterance.vosk.cancel()
+        self._ended.clear()
+
+    def _utterance_ended(
+        self, job: PassJob | None, endpoint_at: float, vosk: tuple[Transcript, DecodeTiming] | None = None
+    ) -> None:
+        future: asyncio.Future[tuple[Transcript | None, DecodeTiming, float]]
+        future = asyncio.get_running_loop().create_future()
+        utterance = EndedUtterance(job, endpoint_at, future)
+        if vosk is None:
+            self._ended.append(utterance)  # Vosk's final comes with the decode of its end
+        else:
+            future.set_result((*vosk, time.monotonic()))
+        assert self._on_utterance is not None
+        self._on_utterance(utterance)
 
     async def _deliver_segment(self, results: list[Transcript], ended: bool, timing: DecodeTiming) -> None:
-        """Transcripts of one stretch of events (ending at an utterance end, if `ended`), with the second
-        pass's job attached to each final: the closed utterance's for the last final of an ended stretch,
-        else (Vosk ended an utterance on its own while the gate stayed open) a reading of the audio so far.
-        When the gate closed but Vosk heard nothing, an empty final carries the reading: the second pass
-        may have heard what Vosk missed."""
+        """Transcripts of one stretch of events (ending where the gate closed, if `ended`).
+
+        Without a second pass every transcript goes to `deliver`. With one, partials still do (barge-in),
+        while finals belong to utterances: the finals of a stretch the gate closed are joined into that
+        utterance's Vosk text; a final while the gate stays open (Vosk's own endpoint) ends an utterance
+        of its own, read again from the audio so far.
+        """
         reader = self._utterances
-        finals = [t for t in results if t.final]
-        for transcript in results:
-            if reader is None or not transcript.final:
+        if reader is None:
+            for transcript in results:
                 await self._deliver(transcript, timing)
-                continue
-            job = reader.take_ended() if ended and transcript is finals[-1] else reader.cut()
-            await self._deliver(transcript, replace(timing, second=job))
-        if reader is not None and ended and not finals and (job := reader.take_ended()) is not None:
-            await self._deliver(Transcript(text="", final=True), replace(timing, second=job))
+            return
+        for transcript in results:
+            if not transcript.final:
+                await self._deliver(transcript, timing)
+        finals = [t for t in results if t.final and t.text]
+        if ended:
+            utterance = self._ended.popleft() if self._ended else None
+            if utterance is not None and not utterance.vosk.done():
+                utterance.vosk.set_result((_joined(finals), timing, time.monotonic()))
+            return
+        for final in finals:
+            self._utterance_ended(reader.cut(), timing.endpoint_at, (final, timing))
+
+
+def _joined(finals: list[Transcript]) -> Transcript | None:
+    """One final transcript from Vosk's finals within one utterance (usually there is one)."""
+    if len(finals) <= 1:
+        return finals[0] if finals else None
+    words = tuple(w for t in finals for w in t.words)
+    confidence = sum(w.confidence for w in words) / len(words) if words else finals[-1].confidence
+    return Transcript(" ".join(t.text for t in finals), final=True, confidence=confidence, words=words)
 
 
 class _Segmented:

@@ -10,7 +10,6 @@ message to Twilio) and `close` (end the stream, which ends the call).
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import re
 import time
@@ -23,10 +22,11 @@ import numpy as np
 import soundfile as sf
 
 from callbot.events import BotAction, BotReply, Dtmf, Silence, Transcript, UserText
-from stt.second_pass.pool import Choice, PassJob, choose
+from stt.second_pass.pool import LATE, OFF, USED, Choice, choose
 from telephony import TelephonyError, protocol
 from telephony.caller_audio import CallerAudio
 from telephony.calllog import TurnRecord
+from telephony.decoding import EndedUtterance
 from telephony.playback import Playback
 from telephony.services import CallServices, RecognitionStreamLike
 from telephony.turn_timing import DecodeTiming, ms_between
@@ -40,15 +40,15 @@ class CallerTurn:
     text: str
     confidence: float
     alternatives: tuple[tuple[str, float], ...]
-    final_at: float  # time.monotonic() when the final transcript was available
-    stt_ms: float
+    final_at: float  # time.monotonic() when the turn's text was known (Vosk's final, or the second pass)
+    stt_ms: float | None
     pcm: bytes
     barged_in: bool = False  # this utterance interrupted the bot
     endpoint_at: float | None = None  # when the audio frame that ended the utterance (VAD close) arrived
     decode_wait_ms: float | None = None  # the final's decode call waiting for a decode thread
-    second: PassJob | None = None  # the second pass reading this utterance again (stt.second_pass)
-    choice: Choice | None = None  # ... and the text chosen once it was read (or its deadline passed)
-    second_wait_ms: float | None = None  # how long the turn waited for the reading after Vosk's final
+    choice: Choice | None = None  # with a second pass: the text chosen, where from, and why
+    second_wait_ms: float | None = None  # how long the turn waited for the second pass's reading
+    utterance: EndedUtterance | None = None  # with a second pass: the utterance (Vosk's final may follow)
 
 
 class CallSession:
@@ -71,9 +71,9 @@ class CallSession:
         self.recognition: RecognitionStreamLike | None = None
         self.turn = 0
         self.barge_ins = 0
-        self.audio_in = CallerAudio(self._on_transcript, self.settings.save_audio)
+        self.audio_in = CallerAudio(self._on_transcript, self.settings.save_audio, self._on_utterance)
         self.stats = self.audio_in.stats  # frames_in, frames_dropped
-        self._events: asyncio.Queue[CallerTurn | Dtmf | Silence | None] = asyncio.Queue()
+        self._events: asyncio.Queue[CallerTurn | EndedUtterance | Dtmf | Silence | None] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._dialogue_task: asyncio.Task[None] | None = None
         self.player = Playback(stream_sid, send, self._heard)
@@ -173,7 +173,7 @@ class CallSession:
 
     async def _on_transcript(self, t: Transcript, timing: DecodeTiming) -> None:
         text = t.text.strip()
-        if not text and not (t.final and timing.second is not None):
+        if not text:
             if t.final:
                 self._in_speech = False
             return
@@ -188,8 +188,6 @@ class CallSession:
         self._idle_since = time.monotonic()
         if self.player.playing and not interrupting:
             logger.debug("telephony.session.backchannel call=%s text=%s", self.call_sid, text)
-            if timing.second is not None:
-                timing.second.cancel()
             return
         pcm = self.audio_in.take_utterance()
         barged, self._barged = self._barged, False
@@ -203,9 +201,16 @@ class CallSession:
             barged,
             timing.endpoint_at,
             timing.wait_ms,
-            timing.second,
         )
         self._events.put_nowait(turn)
+
+    def _on_utterance(self, utterance: EndedUtterance) -> None:
+        """With a second pass: the caller's utterance ended (the gate closed); its turn starts now,
+        whether or not Vosk's final is decoded yet (`_utterance_turn` waits for whichever text it needs)."""
+        self._in_speech = False
+        self._idle_since = time.monotonic()
+        utterance.pcm = self.audio_in.take_utterance()
+        self._events.put_nowait(utterance)
 
     async def _dialogue_worker(self) -> None:
         """Caller events, one at a time, in order; the bot's greeting first (unless TwiML said one)."""
@@ -262,32 +267,67 @@ class CallSession:
         )
         await self._act(reply)
 
-    async def _read_again(self, item: CallerTurn) -> CallerTurn | None:
-        """Wait for the second pass's reading of the utterance (at most `deadline_ms` past the endpoint
-        window) and choose the turn's text; None when neither pass heard anything."""
+    async def _utterance_turn(self, utterance: EndedUtterance) -> CallerTurn | None:
+        """The turn of an ended utterance: the second pass's text when its reading is done within
+        `deadline_ms` past the endpoint window and passes the guards (Vosk's final is not waited for),
+        else Vosk's. None when nothing was heard, or only a backchannel while the bot speaks."""
         second = self.services.recognizer.second_pass
         waited = time.monotonic()
-        deadline = (item.endpoint_at or item.final_at) + second.settings.deadline_ms / 1000
-        reading, outcome = await item.second.wait(deadline - waited)
-        choice = choose(item.text, item.confidence, reading, outcome, second.name)
+        reading, outcome = None, OFF
+        if utterance.second is not None:
+            deadline = utterance.endpoint_at + second.settings.deadline_ms / 1000
+            reading, outcome = await utterance.second.wait(deadline - waited)
+        if outcome != USED:
+            await utterance.vosk
+            if outcome == LATE:  # Vosk took longer still: the reading may be there by now
+                reading, outcome = await utterance.second.wait(0)
+        vosk = utterance.vosk.result()[0] if utterance.vosk.done() else None
+        choice = choose(
+            vosk.text if vosk else "", vosk.confidence if vosk else 0.0, reading, outcome, second.name
+        )
         second.settle(choice)
-        wait_ms = round((time.monotonic() - waited) * 1000, 1)
-        if not choice.text.strip():
+        text = choice.text.strip()
+        if not text:
             logger.info("telephony.session.nothing_heard call=%s outcome=%s", self.call_sid, outcome)
             return None
-        return dataclasses.replace(
-            item,
-            text=choice.text.strip(),
-            confidence=choice.confidence,
+        interrupting = self._is_interruption(text)
+        if self.player.playing and interrupting and self.settings.barge_in.enabled:
+            await self._barge_in(text)
+            self._barged = True
+        elif self.player.playing:
+            logger.debug("telephony.session.backchannel call=%s text=%s", self.call_sid, text)
+            return None
+        barged, self._barged = self._barged, False
+        now = time.monotonic()
+        return CallerTurn(
+            text,
+            choice.confidence,
+            vosk.alternatives if vosk is not None and choice.source == "vosk" else (),
+            now,
+            None,
+            utterance.pcm,
+            barged,
+            utterance.endpoint_at,
             choice=choice,
-            second_wait_ms=wait_ms,
+            second_wait_ms=round((now - waited) * 1000, 1),
+            utterance=utterance,
         )
 
-    async def _take_turn(self, item: CallerTurn | Dtmf | Silence) -> None:
-        if isinstance(item, CallerTurn) and item.second is not None:
-            if (read := await self._read_again(item)) is None:
+    async def _log_vosk_later(self, turn_no: int, utterance: EndedUtterance) -> None:
+        """Vosk's side of a second-pass turn, logged once its final is decoded: the turn's row is written
+        without waiting for it (nothing the caller hears waits for Vosk when the second pass was used)."""
+        try:
+            await utterance.vosk
+        except asyncio.CancelledError:  # the call ended first: the row stays, without Vosk's text
+            return
+        values = _vosk_values(utterance)
+        await self.services.calllog.submit(self.services.calllog.update_turn, self.call_sid, turn_no, values)
+
+    async def _take_turn(self, item: CallerTurn | EndedUtterance | Dtmf | Silence) -> None:
+        if isinstance(item, EndedUtterance):
+            if (heard := await self._utterance_turn(item)) is None:
                 return
-            item = read
+            item = heard
         self.turn += 1
         record: dict[str, Any] = {"call_sid": self.call_sid, "turn": self.turn, "at": time.time()}
         if isinstance(item, Silence):
@@ -310,10 +350,10 @@ class CallSession:
                     caller_text=item.text,
                     stt_confidence=item.confidence,
                     **_second_pass_fields(item),
-                    stt_ms=round(item.stt_ms, 1),
+                    stt_ms=None if item.stt_ms is None else round(item.stt_ms, 1),
                     audio_path=self._save_audio(item.pcm),
                     barged_in=item.barged_in,
-                    final_ms=ms_between(item.endpoint_at, item.final_at),
+                    final_ms=None if item.utterance else ms_between(item.endpoint_at, item.final_at),
                     decode_wait_ms=item.decode_wait_ms,
                 )
         if self.player.playing:  # a keypress or an answer supersedes what is still being said
@@ -333,7 +373,12 @@ class CallSession:
             intent_confidence=reply.confidence,
             action=reply.action.value,
         )
+        utterance = item.utterance if isinstance(item, CallerTurn) else None
+        if utterance is not None and utterance.vosk.done():
+            record.update(_vosk_values(utterance))
         await self._log(TurnRecord(**record))
+        if utterance is not None and not utterance.vosk.done():
+            self._spawn(lambda: self._log_vosk_later(record["turn"], utterance))
         await self._act(reply)
 
     async def _give_up(self, record: dict[str, Any]) -> None:
@@ -441,6 +486,19 @@ class CallSession:
         self._idle_since = time.monotonic()
 
 
+def _vosk_values(utterance: EndedUtterance) -> dict[str, Any]:
+    """Call-log fields of Vosk's final for an utterance whose final is decoded (empty if it was dropped)."""
+    if utterance.vosk.cancelled():
+        return {}
+    vosk, timing, at = utterance.vosk.result()
+    return {
+        "vosk_text": vosk.text if vosk is not None else "",
+        "stt_ms": round(timing.stt_ms, 1),
+        "final_ms": ms_between(utterance.endpoint_at, at),
+        "decode_wait_ms": timing.wait_ms,
+    }
+
+
 def _second_pass_fields(turn: CallerTurn) -> dict[str, Any]:
     """Call-log fields of the two passes: what each heard, which text the turn used, and why."""
     choice = turn.choice
@@ -449,7 +507,7 @@ def _second_pass_fields(turn: CallerTurn) -> dict[str, Any]:
     return {
         "text_source": choice.source,
         "second_outcome": choice.outcome,
-        "vosk_text": choice.vosk_text,
+        "vosk_text": choice.vosk_text if turn.utterance is None else None,  # see _vosk_values
         "second_text": choice.second_text,
         "second_ms": choice.second_ms,
         "second_wait_ms": turn.second_wait_ms,

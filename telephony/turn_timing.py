@@ -7,10 +7,6 @@ the bot's reply (`reply_ms`) -> the first frame sent (`tts_ms`); see `telephony.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from stt.second_pass.pool import PassJob
 
 
 @dataclass(frozen=True)
@@ -18,7 +14,6 @@ class DecodeTiming:
     stt_ms: float  # the decode call, from submission to its results
     wait_ms: float | None  # ... of which waiting for a decode thread
     endpoint_at: float  # arrival of the frame where the utterance ended (the batch's last if unknown)
-    second: PassJob | None = None  # the second pass reading this final's utterance (stt.second_pass)
 
 
 def arrival(batch: list[tuple[bytes, float]], first: int, sample: int | None) -> float:
