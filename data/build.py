@@ -24,7 +24,8 @@ from data.sources import SourceData, Utterance, load_sources
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]
-GENERATED_KINDS = ("casual", "clipped", "asr")
+GENERATED_KINDS = ("casual", "clipped", "asr")  # share max_generated_per_real
+LEARNED_KIND = "asr_learned"  # capped on its own (augment.asr_learned_per_real)
 
 
 @dataclass(frozen=True)
@@ -165,11 +166,16 @@ def _split(real: list[Utterance], settings: DataSettings) -> list[Example]:
 def _augment(examples: list[Example], settings: DataSettings, step: Progress) -> list[Example]:
     """Casual, clipped and recognizer-style variants, capped per intent and split."""
     aug = settings.augment
-    if not (aug.casual or aug.clipped or aug.asr) or aug.max_generated_per_real <= 0:
+    learned = aug.asr_errors is not None and aug.asr_learned_per_real > 0
+    if not ((aug.casual or aug.clipped or aug.asr) and aug.max_generated_per_real > 0) and not learned:
         return []
     from data.augment import Augmenter
+    from data.augment.asr_errors import ErrorModel
 
-    augmenter = Augmenter(casual=aug.casual, clipped=aug.clipped, asr=aug.asr, seed=settings.seed)
+    errors = ErrorModel.load(aug.asr_errors) if learned and aug.asr_errors is not None else None
+    augmenter = Augmenter(
+        casual=aug.casual, clipped=aug.clipped, asr=aug.asr, seed=settings.seed, errors=errors
+    )
     augmenter.warm(e.text for e in examples)  # batch morphological analysis on all cores
     taken = {dedupe_key(e.text) for e in examples}
     groups: dict[tuple[str, str], list[Example]] = defaultdict(list)
@@ -180,10 +186,11 @@ def _augment(examples: list[Example], settings: DataSettings, step: Progress) ->
     for (_intent, _split_name), parents in sorted(groups.items()):
         cap = int(len(parents) * aug.max_generated_per_real)
         # Round-robin over kinds and parents so the cap keeps a mix, not just the first rows' variants.
-        queues: dict[str, deque[Example]] = {k: deque() for k in GENERATED_KINDS}
+        queues: dict[str, deque[Example]] = {k: deque() for k in (*GENERATED_KINDS, LEARNED_KIND)}
         for parent in parents:
             for v in augmenter.variants(parent.text):
-                if v.kind != "casual" and parent.intent in aug.casual_only_intents:
+                # Recognition errors are the phone line's, whatever the intent; fragments are not.
+                if v.kind not in ("casual", LEARNED_KIND) and parent.intent in aug.casual_only_intents:
                     continue
                 text = for_training(v.text)
                 key = dedupe_key(text)
@@ -197,11 +204,12 @@ def _augment(examples: list[Example], settings: DataSettings, step: Progress) ->
             if done % 2000 == 0:
                 step("augment", done, len(examples))
         picked = 0
-        while picked < cap and any(queues.values()):
+        while picked < cap and any(queues[k] for k in GENERATED_KINDS):
             for kind in GENERATED_KINDS:
                 if queues[kind] and picked < cap:
                     out.append(queues[kind].popleft())
                     picked += 1
+        out.extend(list(queues[LEARNED_KIND])[: int(len(parents) * aug.asr_learned_per_real)])
     step("augment", len(examples), len(examples))
     return out
 

@@ -32,6 +32,7 @@ class BuildReport:
     problems: list[dict[str, str]] = field(default_factory=list)
     problems_total: int = 0
     seconds: float = 0.0
+    asr_errors: dict[str, Any] = field(default_factory=dict)  # the learned error model used (asr_learned)
 
     @classmethod
     def collect(
@@ -67,6 +68,7 @@ class BuildReport:
             totals={"examples": len(examples), **dict(kinds)},
             problems=[asdict(p) for p in sources.problems[:MAX_PROBLEMS]],
             problems_total=len(sources.problems),
+            asr_errors=_error_model_provenance(settings),
         )
 
     def save(self, path: Path) -> None:
@@ -94,7 +96,7 @@ class BuildReport:
         summary.add_row("seconds", f"{self.seconds:.1f}")
 
         per_intent = Table(title="examples per intent (train/test)")
-        for col in ("domain", "intent", "real", "generated", "casual", "clipped", "asr"):
+        for col in ("domain", "intent", "real", "generated", "casual", "clipped", "asr", "asr_learned"):
             per_intent.add_column(col, justify="left" if col in ("domain", "intent") else "right")
         for intent, row in self.intents.items():
             kinds = row.get("by_kind", {})
@@ -103,6 +105,17 @@ class BuildReport:
                 intent,
                 f"{row['real_train']}/{row['real_test']}",
                 f"{row['generated_train']}/{row['generated_test']}",
-                *(str(kinds.get(k, 0)) for k in ("casual", "clipped", "asr")),
+                *(str(kinds.get(k, 0)) for k in ("casual", "clipped", "asr", "asr_learned")),
             )
         return [summary, per_intent]
+
+
+def _error_model_provenance(settings: DataSettings) -> dict[str, Any]:
+    path = settings.augment.asr_errors
+    if path is None or settings.augment.asr_learned_per_real <= 0:
+        return {}
+    try:
+        provenance = json.loads(path.read_text(encoding="utf-8")).get("provenance") or {}
+    except (OSError, ValueError):
+        provenance = {}
+    return {"file": str(path), **provenance}

@@ -34,6 +34,13 @@ class AugmentSettings:
     # Intents that get only casual variants: clipped or recognizer-style fragments of chit-chat
     # ("몇 시", "주차") overlap short business questions and teach the rejection class to take them.
     casual_only_intents: tuple[str, ...] = ("common_out_of_scope",)
+    # Recognition errors learned from real speech (`callbot stt errors`, data.augment.asr_errors): each
+    # real example may get this many variants with those errors (kind asr_learned), on top of the cap above.
+    asr_errors: Path | None = None  # None: off
+    asr_learned_per_real: float = 0.5
+
+
+BUNDLED_ASR_ERRORS = Path(__file__).parent / "augment" / "errors" / "whisper-base-phone.json"
 
 
 @dataclass(frozen=True)
@@ -82,15 +89,19 @@ class DataSettings:
         test_share = r.float("test_share", 0.15, min=0.0, max=0.5)
         seed = r.int("seed", 13)
         aug = r.mapping("augment", {})
+        errors = _asr_errors(r, config, aug)
         augment = AugmentSettings(
             casual=r.bool("augment.casual", True),
             clipped=r.bool("augment.clipped", True),
             asr=r.bool("augment.asr", True),
             max_generated_per_real=r.float("augment.max_generated_per_real", 1.5, min=0.0),
             casual_only_intents=tuple(r.str_list("augment.casual_only_intents", ["common_out_of_scope"])),
+            asr_errors=errors,
+            asr_learned_per_real=r.float("augment.asr_learned_per_real", 0.5, min=0.0, max=10.0),
         )
+        known_aug = {"casual", "clipped", "asr", "max_generated_per_real", "casual_only_intents", "asr_errors"}
         for key in aug:
-            if key not in {"casual", "clipped", "asr", "max_generated_per_real", "casual_only_intents"}:
+            if key not in known_aug | {"asr_learned_per_real"}:
                 r.error(f"augment.{key}", "unknown key")
         if isinstance(common, str) and isinstance(domains, list) and common not in domains:
             r.error("common_domain", f"'{common}' is not in data.domains {domains}")
@@ -155,3 +166,19 @@ def _columns(r, key: str, defaults: dict[str, list[str]]) -> dict[str, list[str]
             continue
         out[name] = aliases
     return out
+
+
+def _asr_errors(r, config: Config, aug: dict) -> Path | None:  # noqa: ANN001 - SectionReader
+    """`augment.asr_errors`: bundled (the error model shipped with callbot: Whisper base on the phone
+    path), null (off), or a JSON file from `callbot stt errors`."""
+    value = aug.get("asr_errors", "bundled") if isinstance(aug, dict) else "bundled"
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        r.error("augment.asr_errors", f"expected 'bundled', null or a file path, got {value!r}")
+        return None
+    path = BUNDLED_ASR_ERRORS if value == "bundled" else config.resolve(value)
+    if not path.is_file():
+        r.error("augment.asr_errors", f"error model file not found: {path}")
+        return None
+    return path

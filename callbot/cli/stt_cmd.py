@@ -177,3 +177,69 @@ def transcribe_cmd(
     console.print(table)
     for _path, error in summary.errors[:20]:
         console.print(f"[yellow]failed[/] {error}", highlight=False)
+
+
+@app.command("errors")
+def errors_cmd(
+    ctx: typer.Context,
+    manifest: Path = typer.Argument(..., help="CSV/TSV with audio path (relative to it) and text."),
+    out: Path = typer.Option(..., "--out", "-o", help="JSON error model to write (data.augment.asr_errors)."),
+    telephone: bool = typer.Option(True, "--telephone/--file-audio", help="Through the 8 kHz phone path."),
+    from_pass: str = typer.Option("final", "--pass", help="Learn from vosk, the second pass, or final."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Learn what the recognizer gets wrong (syllable parts misheard, syllables and spaces dropped or
+    added) from recordings with transcripts; `data build` then writes training text with those errors."""
+    import datetime as dt
+
+    from data.augment.asr_errors import learn
+    from stt import SttError
+    from stt.evaluate import evaluate, read_manifest
+
+    config = get_config(ctx)
+    with user_errors(SttError):
+        rows = read_manifest(manifest)
+        recognizer = _recognizer(config, None)
+        with _progress(as_json) as bar:
+            task = bar.add_task("decoding", total=len(rows))
+            report = evaluate(rows, recognizer, telephone=telephone, progress=lambda _c: bar.advance(task))
+        second = recognizer.second_pass.name if recognizer.second_pass is not None else None
+        recognizer.close()
+    heard = {"vosk": lambda c: c.vosk_hypothesis, "final": lambda c: c.hypothesis}
+    if second is not None:
+        heard[second] = lambda c: c.second_hypothesis or ""
+    if from_pass not in heard:
+        fail(f"--pass: {from_pass!r} is not one of {', '.join(heard)}")
+    clips = [c for c in report.clips if not c.error]
+    model = learn(
+        ((c.reference, heard[from_pass](c)) for c in clips),
+        provenance={
+            "recognizer": from_pass if from_pass != "final" else f"final ({second or 'vosk'})",
+            "audio": "8 kHz mu-law phone path" if telephone else "file audio",
+            "manifest": manifest.name,
+            "clips": len(clips),
+            "learned": dt.date.today().isoformat(),
+        },
+    )
+    model.save(out)
+    summary = {
+        "clips": len(clips),
+        "syllables": model.syllables,
+        "substituted": round(model.rate(model.substituted, model.syllables), 4),
+        "deleted": round(model.rate(model.deleted, model.syllables), 4),
+        "inserted": round(model.rate(model.inserted, model.syllables), 4),
+        "spaces_dropped": round(model.rate(model.spaces_dropped, model.spaces), 4),
+        "spaces_added": round(model.rate(model.spaces_added, model.gaps), 4),
+        "out": str(out),
+    }
+    if as_json:
+        print_json(summary)
+        return
+    table = Table(title=f"Recognition errors learned from {len(clips)} clips ({from_pass})")
+    table.add_column("what")
+    table.add_column("rate", justify="right")
+    for key, value in summary.items():
+        if key not in ("clips", "out"):
+            table.add_row(key, str(value))
+    console.print(table)
+    console.print(f"error model written to {out}")

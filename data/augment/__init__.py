@@ -17,15 +17,17 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from data.augment.analysis import Analyzer, AugmentError
-from data.augment.asr import asr_variants
+from data.augment.asr import asr_variants, without_punctuation
+from data.augment.asr_errors import ErrorModel, noisy
 from data.augment.casual import CasualRewriter
 from data.augment.clipped import clip_morphs
 
 __all__ = ["KINDS", "Augmenter", "AugmentError", "Variant", "casual_of"]
 
 logger = logging.getLogger(__name__)
+LEARNED_TRIES = 3
 
-KINDS = ("casual", "clipped", "asr")
+KINDS = ("casual", "clipped", "asr", "asr_learned")
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class Augmenter:
         asr_limit: int = 2,
         analyzer: Analyzer | None = None,
         cache_size: int = 100_000,
+        errors: ErrorModel | None = None,
     ) -> None:
         if not isinstance(seed, int) or isinstance(seed, bool):
             raise AugmentError(f"seed must be an int, got {seed!r}")
@@ -56,6 +59,7 @@ class Augmenter:
             raise AugmentError(f"asr_limit must be >= 0, got {asr_limit}")
         self.casual, self.clipped, self.asr = casual, clipped, asr
         self.seed, self.asr_limit = seed, asr_limit
+        self.errors = errors  # learned recognition errors: one asr_learned variant per sentence
         needs_kiwi = casual or clipped
         self.analyzer = (
             analyzer if analyzer is not None or not needs_kiwi else Analyzer(cache_size=cache_size)
@@ -116,6 +120,14 @@ class Augmenter:
             for v in asr_variants(casual or stripped, rng, limit=self.asr_limit + 1):
                 if len([x for x in out if x.kind == "asr"]) < self.asr_limit:
                     add(v, "asr")
+        if self.errors is not None:
+            rng = random.Random(zlib.crc32(f"{self.seed}\x01{stripped}".encode()))
+            heard = casual or stripped
+            for _ in range(LEARNED_TRIES):  # a short sentence often comes through unchanged
+                noisy_text = noisy(without_punctuation(heard), self.errors, rng)
+                if noisy_text != without_punctuation(heard):
+                    add(noisy_text, "asr_learned")
+                    break
         return out
 
 

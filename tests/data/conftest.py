@@ -93,7 +93,7 @@ def company(tmp_path: Path):
             "overlay_dir": str(tmp_path / "overlay"),
             "domains": ["order", "store", "common"],
             "test_share": 0.25,
-            "augment": {"casual": False, "clipped": False, "asr": False},
+            "augment": {"casual": False, "clipped": False, "asr": False, "asr_errors": None},
         }
         data.update(data_overrides)
         cfg = tmp_path / "callbot.yml"

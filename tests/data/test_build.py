@@ -191,3 +191,23 @@ def test_config_errors_name_every_bad_key(tmp_path):
         "data.colour",
     ):
         assert key in text
+
+
+def test_learned_recognition_errors_become_capped_variants_with_provenance(company):
+    settings = company(augment={"casual": False, "clipped": False, "asr": False, "asr_learned_per_real": 0.5})
+    report = build(settings)
+    examples = read_csv(settings.build_dir / "examples.csv")
+    learned = [e for e in examples if e["kind"] == "asr_learned"]
+    real = [e for e in examples if e["kind"] == "real"]
+    assert learned and {e["source"] for e in learned} <= {e["source"] for e in real}  # each names its row
+    for intent in {e["intent"] for e in learned}:  # at most half a variant per real example of the intent
+        for split in ("train", "test"):
+            n_real = sum(1 for e in real if e["intent"] == intent and e["split"] == split)
+            assert sum(1 for e in learned if e["intent"] == intent and e["split"] == split) <= int(
+                n_real * 0.5
+            )
+    assert report.asr_errors["clips"] > 50 and "whisper-base-phone.json" in report.asr_errors["file"]
+    off = company(augment={"casual": False, "clipped": False, "asr": False, "asr_errors": None})
+    assert not [
+        e for e in (build(off) and read_csv(off.build_dir / "examples.csv")) if e["kind"] == "asr_learned"
+    ]
