@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -54,16 +56,30 @@ def print_json(data: Any) -> None:
     typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
 
+OWN_PACKAGES = ("callbot", "bot", "stt", "telephony", "data")
+
+
 def setup_logging(verbose: bool) -> None:
     """Logs go to stderr, so that `--json` output on stdout stays machine-readable.
 
-    Rasa logs through structlog, whose default prints every debug event to stdout: it is routed to
-    stderr and filtered at the same level as the standard logging.
+    Without --verbose, callbot's own packages log at INFO and the libraries (Rasa, TensorFlow, ...) only
+    their warnings and errors; Python's warnings and the libraries' progress bars (Rasa's training epochs)
+    are left out. Rasa logs through structlog, whose default prints every debug event to stdout: it is
+    routed to stderr and filtered at the same level as the standard logging.
     """
     import structlog
 
     level = logging.DEBUG if verbose else logging.INFO
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    for name in OWN_PACKAGES:
+        logging.getLogger(name).setLevel(level)
+    if not verbose:
+        warnings.filterwarnings("ignore")
+        os.environ.setdefault("TQDM_DISABLE", "1")  # read when tqdm is first imported (by Rasa, later)
+        os.environ.setdefault("LOG_LEVEL", "WARNING")  # Rasa's own level: it also turns its epoch bars off
     structlog.configure(
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG if verbose else logging.WARNING),
