@@ -14,11 +14,18 @@ in that window (`--seed`). Reports one JSON line per level, naming the arrival m
     call queued for a thread), reply (STT final -> bot reply: routing + NLU + dialogue), nlu (bot.handle
     alone), tts (bot reply -> first frame sent: TTS cache or synthesis + send), first_audio (STT final ->
     first frame);
+    second (the second pass's reading of the utterance) and second_wait (the turn waiting for it after
+    Vosk's final), and what became of each turn's second pass (used, rejected:<guard>, late, busy, ...);
   - late frames (reply audio arriving after the caller's player ran dry), dropped inbound frames,
   - server CPU (% of one core, averaged over the level) and peak RSS.
 
+The callers say espeak-ng questions (`--speech espeak`, the default: the plumbing) or real recorded
+speech (`--speech read`: clips of ../shared/data/ko-read-speech, read in place; Whisper's decoding time
+depends on what it hears, and on espeak-ng audio it reads nonsense of any length).
+
     .venv/bin/python benchmarks/calls_concurrent.py --config callbot.yml --calls 10 20 40
     .venv/bin/python benchmarks/calls_concurrent.py --calls 20 40 --stagger 10 --seed 1
+    .venv/bin/python benchmarks/calls_concurrent.py --speech read --calls 1 10 20 40 --stagger 10
 
 Needs trained models (`callbot train`). Sends traffic to 127.0.0.1 only.
 """
@@ -27,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
 import json
 import os
 import random
@@ -49,7 +57,11 @@ from telephony.simulator import AudioTurn, simulate_call  # noqa: E402
 
 QUESTIONS = ["영업시간 알려주세요", "가게 위치가 어디예요", "예약하고 싶어요"]
 TARGET_P95_MS = 250.0
-STAGES = ("final_ms", "decode_wait_ms", "reply_ms", "nlu_ms", "tts_ms", "first_audio_ms")
+STAGES = (
+    "final_ms", "decode_wait_ms", "second_ms", "second_wait_ms", "reply_ms", "nlu_ms", "tts_ms", "first_audio_ms",
+)  # fmt: skip
+READ_SPEECH = ROOT.parent / "shared" / "data" / "ko-read-speech" / "manifest.tsv"
+READ_CLIPS = 12  # real-speech clips the callers take turns saying: the first this many of 2-6 s
 
 
 def _pct(values: list[float], q: float) -> float | None:
@@ -75,13 +87,24 @@ def _proc_stats(pid: int) -> tuple[float, int]:
     return cpu, hwm
 
 
-def _clips(folder: Path) -> list[Path]:
+def _clips(folder: Path, speech: str) -> list[Path]:
+    if speech == "read":
+        return _read_speech_clips()
     out = []
     for i, text in enumerate(QUESTIONS):
         path = folder / f"q{i}.wav"
         subprocess.run(["espeak-ng", "-v", "ko", "-w", str(path), text], check=True, capture_output=True)
         out.append(path)
     return out
+
+
+def _read_speech_clips() -> list[Path]:
+    """Real read speech (16 kHz WAV, read in place): the first READ_CLIPS clips of 2-6 s."""
+    if not READ_SPEECH.is_file():
+        raise SystemExit(f"--speech read: {READ_SPEECH} not found (the shared read-speech clips)")
+    rows = list(csv.DictReader(READ_SPEECH.open(encoding="utf-8"), delimiter="\t"))
+    picked = [READ_SPEECH.parent / r["path"] for r in rows if 2.0 <= float(r["seconds"]) <= 6.0]
+    return picked[:READ_CLIPS]
 
 
 def arrival_offsets(n: int, stagger: float, seed: int) -> list[float]:
@@ -123,6 +146,7 @@ async def _level(
         return {
             "client_ms": r.speech_end_latencies_ms,
             "stages": {k: [t[k] for t in speech if t.get(k) is not None] for k in STAGES},
+            "outcomes": [t.get("second_outcome") or "off" for t in speech],
             "late": r.late_frames,
             "frames": r.frames_received,
             "dropped": log.get("frames_dropped") or 0,
@@ -133,6 +157,7 @@ async def _level(
     ok = [r for r in results if "error" not in r]
     client = [v for r in ok for v in r["client_ms"]]
     stages = {k: [v for r in ok for v in r["stages"][k]] for k in STAGES}
+    outcomes = [o for r in ok for o in r["outcomes"]]
     return {
         "calls": n,
         "peak_concurrent_calls": peak,
@@ -143,6 +168,7 @@ async def _level(
         "endpoint_window_ms": window_ms,
         "target_ms": _summary([v - window_ms for v in client]),
         "server_stages_ms": {k.removesuffix("_ms"): _summary(v) for k, v in stages.items()},
+        "second_pass_outcomes": {o: outcomes.count(o) for o in sorted(set(outcomes))},
         "late_frames": sum(r["late"] for r in ok),
         "frames_received": sum(r["frames"] for r in ok),
         "inbound_frames_dropped": sum(r["dropped"] for r in ok),
@@ -173,6 +199,12 @@ def main() -> int:
         help="Spread call starts at random over this window (0: lockstep, all within one second).",
     )
     ap.add_argument("--seed", type=int, default=1, help="Seed of the staggered start offsets.")
+    ap.add_argument(
+        "--speech",
+        choices=("espeak", "read"),
+        default="espeak",
+        help="What callers say: espeak-ng questions, or real read speech from ../shared.",
+    )
     args = ap.parse_args()
     arrivals = arrival_mode(args.stagger, args.seed)
     window_ms = float(read_stt_settings(load_config(args.config)).vad.hangover_ms)
@@ -213,13 +245,14 @@ def main() -> int:
                         break
                 except httpx.HTTPError:
                     time.sleep(1)
-            clips = _clips(Path(tmp))
-            report = {"cores": os.cpu_count(), "arrivals": arrivals, "levels": []}
+            clips = _clips(Path(tmp), args.speech)
+            report = {"cores": os.cpu_count(), "arrivals": arrivals, "speech": args.speech, "levels": []}
             for n in args.calls:
                 cpu0, _ = _proc_stats(server.pid)
                 t0 = time.monotonic()
                 offsets = arrival_offsets(n, args.stagger, args.seed)
-                level = {"arrivals": arrivals, "load_average_1m_before": round(os.getloadavg()[0], 2)}
+                level = {"arrivals": arrivals, "speech": args.speech}
+                level["load_average_1m_before"] = round(os.getloadavg()[0], 2)
                 level |= asyncio.run(_level(url, n, clips, auth, admin, window_ms, offsets))
                 cpu1, hwm = _proc_stats(server.pid)
                 level["server_cpu_percent_of_one_core"] = round(
