@@ -100,7 +100,7 @@ class DecodePool:
 
     def _work(self) -> None:
         if self.nice:
-            _lower_priority(self.nice)
+            lower_priority(self.nice)
         while True:
             _, _, job = self._jobs.get()
             if job is None:
@@ -165,7 +165,7 @@ class DecodeJob:
             self.future.set_exception(exc)
 
 
-def _lower_priority(nice: int) -> None:
+def lower_priority(nice: int) -> None:
     """Make the calling thread `nice` steps nicer than the process (Linux: threads have their own nice)."""
     try:
         tid = threading.get_native_id()

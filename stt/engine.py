@@ -112,7 +112,7 @@ class SpeechRecognizer:
             if key not in loaded:
                 loaded[key] = load_model(source, settings)
             models[rate] = loaded[key]
-        return cls(settings, models, SecondPass.load(settings.second_pass))
+        return cls(settings, models, SecondPass.load(settings.second_pass, nice=settings.decode_nice))
 
     def hand_over_second_pass(self) -> SecondPass | None:
         """Give the second pass to a recognizer replacing this one (it keeps serving this one's calls)."""

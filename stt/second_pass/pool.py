@@ -17,6 +17,7 @@ from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from stt.decode_pool import lower_priority
 from stt.second_pass.engines import ENGINES, Reading, SecondPassEngine
 from stt.second_pass.settings import SecondPassSettings
 
@@ -96,28 +97,36 @@ def choose(
 class SecondPass:
     """A loaded engine and `settings.workers` readers; thread-safe; `stats` counts outcomes."""
 
-    def __init__(self, engine: SecondPassEngine, settings: SecondPassSettings) -> None:
+    def __init__(self, engine: SecondPassEngine, settings: SecondPassSettings, nice: int = 0) -> None:
         self.engine = engine
         self.settings = settings
         self.name = engine.name
         self._free = threading.BoundedSemaphore(settings.workers)
-        self._pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="stt-second")
+        niced = {"initializer": lower_priority, "initargs": (nice,)} if nice else {}
+        self._pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="stt-second", **niced)
         self._lock = threading.Lock()
         self.stats: Counter[str] = Counter()
         self._closed = False
 
     @classmethod
-    def load(cls, settings: SecondPassSettings) -> SecondPass | None:
-        """The configured engine, loaded; None for `engine: none`."""
+    def load(cls, settings: SecondPassSettings, nice: int = 0) -> SecondPass | None:
+        """The configured engine, loaded; None for `engine: none`.
+
+        With `nice` (stt.decode_nice), the engine is loaded on a thread that much nicer than the process:
+        CTranslate2's worker threads, started by the load, inherit it. Reading then shares the cores with
+        Vosk's decoding on equal terms, and both give way to the event loop and the bot's turns.
+        """
         engine_cls = ENGINES[settings.engine]
         if engine_cls is None:
             return None
         started = time.monotonic()
-        engine = engine_cls.load(settings)
+        niced = {"initializer": lower_priority, "initargs": (nice,)} if nice else {}
+        with ThreadPoolExecutor(1, thread_name_prefix="stt-second-load", **niced) as ex:
+            engine = ex.submit(engine_cls.load, settings).result()
         logger.info(
             "stt.second_pass.loaded engine=%s seconds=%.1f", settings.engine, time.monotonic() - started
         )
-        return cls(engine, settings)
+        return cls(engine, settings, nice)
 
     def start(self, pcm16: bytes, sample_rate: int, prompt: str = "", speculative: bool = False) -> PassJob:
         """Begin reading now if a reader is free; else a job refused as busy (counted)."""

@@ -253,3 +253,28 @@ def test_eval_and_drafts_report_each_pass(recognizer, whisper, speak, tmp_path: 
     assert row["text"].strip(" .") == "네" and row["source"] == "whisper" and "vosk_text" in row
     two_pass.hand_over_second_pass()  # the session's model stays loaded for the other tests
     two_pass.close()
+
+
+def _threads_at_nice(value: int) -> int:
+    count = 0
+    for stat in Path("/proc/self/task").glob("*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the thread ended meanwhile
+            continue
+        count += int(fields[16]) == value
+    return count
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="Linux per-thread nice values")
+def test_readers_are_as_nice_as_the_vosk_decoders(whisper_settings) -> None:
+    import dataclasses
+
+    from stt.second_pass.pool import SecondPass
+
+    before = _threads_at_nice(13)
+    second = SecondPass.load(dataclasses.replace(whisper_settings, workers=2), nice=13)
+    try:
+        assert _threads_at_nice(13) >= before + 2  # CTranslate2's two workers inherited it
+    finally:
+        second.close()
