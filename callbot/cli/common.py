@@ -59,25 +59,30 @@ def print_json(data: Any) -> None:
 OWN_PACKAGES = ("callbot", "bot", "stt", "telephony", "data")
 
 
+def _no_warning(*_args: object, **_kwargs: object) -> None:
+    return None
+
+
 def setup_logging(verbose: bool) -> None:
     """Logs go to stderr, so that `--json` output on stdout stays machine-readable.
 
     Without --verbose, callbot's own packages log at INFO and the libraries (Rasa, TensorFlow, ...) only
-    their warnings and errors; Python's warnings and the libraries' progress bars (Rasa's training epochs)
-    are left out. Rasa logs through structlog, whose default prints every debug event to stdout: it is
+    their errors; Python's warnings (deprecations) and the libraries' progress bars (Rasa's training
+    epochs) are left out: operators read this output. Rasa logs through structlog, whose default prints every debug event to stdout: it is
     routed to stderr and filtered at the same level as the standard logging.
     """
     import structlog
 
     level = logging.DEBUG if verbose else logging.INFO
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING,
+        level=logging.DEBUG if verbose else logging.ERROR,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
     for name in OWN_PACKAGES:
         logging.getLogger(name).setLevel(level)
     if not verbose:
         warnings.filterwarnings("ignore")
+        warnings.showwarning = _no_warning  # libraries that reset the filters on import stay quiet too
         os.environ.setdefault("TQDM_DISABLE", "1")  # read when tqdm is first imported (by Rasa, later)
         os.environ.setdefault("LOG_LEVEL", "WARNING")  # Rasa's own level: it also turns its epoch bars off
     structlog.configure(

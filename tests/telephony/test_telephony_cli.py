@@ -88,3 +88,40 @@ def test_simulate_call_command_saves_the_bot_audio(fake_server, tmp_path: Path) 
         assert report["replies"] == 2 and report["log"]["turns"][1]["caller_text"] == "영업시간 알려주세요"
         info = sf.info(str(out))
         assert info.samplerate == 8000 and info.duration > 2.0
+
+
+def test_calls_show_prints_what_each_pass_heard_and_which_was_used(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    log = CallLog(f"sqlite:///{tmp_path / 'var' / 'calls.db'}")
+    log.start_call("CA2p", "AC1", "+821011112222", "+8215885000", "v7")
+    log.add_turn(
+        TurnRecord(
+            "CA2p", 1, "speech", 1.0, caller_text="강남점 주차 돼요", vosk_text="강남 저 주차 대요",
+            second_text="강남점 주차 돼요", text_source="whisper", second_outcome="used",
+        )
+    )  # fmt: skip
+    log.add_turn(
+        TurnRecord(
+            "CA2p", 2, "speech", 2.0, caller_text="네", vosk_text="네",
+            second_text="시청해 주셔서 감사합니다", text_source="vosk", second_outcome="rejected:known_phrase",
+        )
+    )  # fmt: skip
+    log.update_turn("CA2p", 1, {"vosk_text": "강남 저 주차 대요 010-1234-5678"})  # filled in later, masked
+    log.end_call("CA2p", "ended", "stop")
+    log.close()
+    from callbot.cli.calls_cmd import _heard
+
+    shown = CliRunner().invoke(app, ["--config", str(config), "calls", "show", "CA2p", "--json"])
+    first, second = json.loads(shown.output)["turns"]
+    assert _heard(first).splitlines() == [
+        "강남점 주차 돼요",
+        "  vosk: 강남 저 주차 대요 <PHONE>",
+        "* 2nd: 강남점 주차 돼요 (used)",
+    ]
+    assert _heard(second).splitlines() == [
+        "네",
+        "* vosk: 네",
+        "  2nd: 시청해 주셔서 감사합니다 (rejected:known_phrase)",
+    ]
+    table = CliRunner().invoke(app, ["--config", str(config), "calls", "show", "CA2p"])
+    assert table.exit_code == 0 and "vosk:" in table.output and "2nd:" in table.output
