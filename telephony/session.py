@@ -500,14 +500,14 @@ def _vosk_values(utterance: EndedUtterance) -> dict[str, Any]:
 
 
 def _second_pass_fields(turn: CallerTurn) -> dict[str, Any]:
-    """Call-log fields of the two passes: what each heard, which text the turn used, and why."""
+    """Call-log fields of the two passes: what the second heard, which text the turn used, and why
+    (Vosk's text comes with its final: `_vosk_values`)."""
     choice = turn.choice
     if choice is None:
         return {"text_source": "vosk", "second_outcome": "off"}
     return {
         "text_source": choice.source,
         "second_outcome": choice.outcome,
-        "vosk_text": choice.vosk_text if turn.utterance is None else None,  # see _vosk_values
         "second_text": choice.second_text,
         "second_ms": choice.second_ms,
         "second_wait_ms": turn.second_wait_ms,
