@@ -183,7 +183,7 @@ def _augment(examples: list[Example], settings: DataSettings, step: Progress) ->
         groups[(e.intent, e.split)].append(e)
     out: list[Example] = []
     done = 0
-    for (_intent, _split_name), parents in sorted(groups.items()):
+    for (_intent, split_name), parents in sorted(groups.items()):
         cap = int(len(parents) * aug.max_generated_per_real)
         # Round-robin over kinds and parents so the cap keeps a mix, not just the first rows' variants.
         queues: dict[str, deque[Example]] = {k: deque() for k in (*GENERATED_KINDS, LEARNED_KIND)}
@@ -209,7 +209,8 @@ def _augment(examples: list[Example], settings: DataSettings, step: Progress) ->
                 if queues[kind] and picked < cap:
                     out.append(queues[kind].popleft())
                     picked += 1
-        out.extend(list(queues[LEARNED_KIND])[: int(len(parents) * aug.asr_learned_per_real)])
+        if split_name == "train":  # held-out rows stay clean: thresholds are calibrated on them
+            out.extend(list(queues[LEARNED_KIND])[: int(len(parents) * aug.asr_learned_per_real)])
     step("augment", len(examples), len(examples))
     return out
 
