@@ -10,8 +10,10 @@ folder and leaves `current` as it was.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import importlib
+import io
 import logging
 import os
 import shutil
@@ -195,26 +197,40 @@ def _train_all(
 
 
 def _train_one(name: str, project: Path, cfg: Path, out_dir: Path) -> None:
+    """Train one Rasa model. Rasa prints its own progress and success lines: they are kept out of
+    the command's output (logged at DEBUG) and shown only when training fails."""
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(printed):
+            path = _rasa_train(name, project, cfg, out_dir)
+    except (Exception, SystemExit) as exc:  # Rasa exits on some invalid data; report it as ours
+        raise TrainingError(f"{project}: Rasa training failed: {exc}{_tail(printed)}") from exc
+    finally:
+        logger.debug("bot.train.rasa_output model=%s\n%s", name, printed.getvalue())
+    if not path or not Path(path).is_file():
+        raise TrainingError(f"{project}: Rasa training produced no model{_tail(printed)}")
+
+
+def _tail(printed: io.StringIO, lines: int = 15) -> str:
+    text = printed.getvalue().strip()
+    return "\nRasa said:\n" + "\n".join(text.splitlines()[-lines:]) if text else ""
+
+
+def _rasa_train(name: str, project: Path, cfg: Path, out_dir: Path) -> str | None:
     from rasa.model_training import train as rasa_train
     from rasa.model_training import train_nlu
 
-    try:
-        if name == ROUTER:
-            path = train_nlu(str(cfg), str(project / "data"), str(out_dir), fixed_model_name=name)
-        else:
-            result = rasa_train(
-                str(project / "domain.yml"),
-                str(cfg),
-                [str(project / "data")],
-                str(out_dir),
-                fixed_model_name=name,
-                force_training=True,
-            )
-            path = result.model if result.code == 0 else None
-    except (Exception, SystemExit) as exc:  # Rasa exits on some invalid data; report it as ours
-        raise TrainingError(f"{project}: Rasa training failed: {exc}") from exc
-    if not path or not Path(path).is_file():
-        raise TrainingError(f"{project}: Rasa training produced no model (see messages above)")
+    if name == ROUTER:
+        return train_nlu(str(cfg), str(project / "data"), str(out_dir), fixed_model_name=name)
+    result = rasa_train(
+        str(project / "domain.yml"),
+        str(cfg),
+        [str(project / "data")],
+        str(out_dir),
+        fixed_model_name=name,
+        force_training=True,
+    )
+    return result.model if result.code == 0 else None
 
 
 def _thresholds(tmp: Path, results: list[ModelResult], settings: BotSettings, say: ProgressFn) -> Thresholds:
