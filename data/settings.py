@@ -37,7 +37,7 @@ class AugmentSettings:
     # Recognition errors learned from real speech (`callbot stt errors`, data.augment.asr_errors): each
     # real example may get this many variants with those errors (kind asr_learned), on top of the cap above.
     asr_errors: Path | None = None  # None: off
-    asr_learned_per_real: float = 0.5
+    asr_learned_per_real: float = 0.25
 
 
 BUNDLED_ASR_ERRORS = Path(__file__).parent / "augment" / "errors" / "whisper-base-phone.json"
@@ -97,7 +97,7 @@ class DataSettings:
             max_generated_per_real=r.float("augment.max_generated_per_real", 1.5, min=0.0),
             casual_only_intents=tuple(r.str_list("augment.casual_only_intents", ["common_out_of_scope"])),
             asr_errors=errors,
-            asr_learned_per_real=r.float("augment.asr_learned_per_real", 0.5, min=0.0, max=10.0),
+            asr_learned_per_real=r.float("augment.asr_learned_per_real", 0.25, min=0.0, max=10.0),
         )
         known_aug = {"casual", "clipped", "asr", "max_generated_per_real", "casual_only_intents", "asr_errors"}
         for key in aug:

@@ -70,3 +70,14 @@ def test_the_augmenter_writes_one_learned_variant_per_sentence() -> None:
         variants[0].text != "내일 저녁 일곱 시에 강남점으로 두 명 예약할게요" and "?" not in variants[0].text
     )
     assert Augmenter(casual=False, clipped=False, asr=False, seed=3).variants("두 명 예약할게요") == []
+
+
+def test_the_error_model_setting(company, tmp_path) -> None:
+    from callbot.config import ConfigError
+
+    assert company(augment={"asr_errors": "bundled"}).augment.asr_errors == BUNDLED_ASR_ERRORS
+    assert company(augment={"asr_errors": None}).augment.asr_errors is None
+    with pytest.raises(ConfigError) as err:
+        company(augment={"asr_errors": str(tmp_path / "nowhere.json"), "asr_learned_per_real": -1})
+    assert "data.augment.asr_errors: error model file not found" in str(err.value)
+    assert "data.augment.asr_learned_per_real" in str(err.value)
