@@ -30,6 +30,14 @@ class RunningServer:
     bot: FakeBot
     recognizer: FakeRecognizer
     http: RecordingHttpClient
+    thread: ServerThread
+
+    def drain(self) -> None:
+        self.thread.drain()
+
+    @property
+    def stopped(self) -> bool:
+        return self.thread.stopped
 
 
 @pytest.fixture
@@ -59,6 +67,6 @@ def fake_server(tmp_path: Path) -> Callable[..., Any]:
 
         with ServerThread(factory) as server:
             assert server.services is not None
-            yield RunningServer(server.url, server.services, bot, recognizer, http)
+            yield RunningServer(server.url, server.services, bot, recognizer, http, server)
 
     return start

@@ -93,6 +93,7 @@ class FakeBot:
         self.version = "v1"
         self.events: list[Any] = []
         self.ended: list[str] = []
+        self.released: list[str] = []
 
     def new_session(self, call_id: str) -> dict[str, Any]:
         return {"call_id": call_id}
@@ -127,6 +128,15 @@ class FakeBot:
 
     async def end_session(self, session: Any) -> None:
         self.ended.append(session["call_id"])
+
+    def checkpoint(self, session: Any) -> None:
+        return None  # no dialogue state of its own to store
+
+    async def resume_session(self, call_id: str) -> dict[str, Any] | None:
+        return None
+
+    async def release_session(self, session: Any) -> None:
+        self.released.append(session["call_id"])
 
     async def reload(self) -> str:
         self.version = "v2"
