@@ -86,6 +86,7 @@ class CallTrackerStore(InMemoryTrackerStore):
         """Copy the call's tracker from Redis (through Rasa's RedisTrackerStore) into memory."""
         if not self._link.up:
             return  # Redis is down: the call goes on with a new tracker in this domain
+        self.remote.domain = self.domain  # the Agent's domain: slots are restored with their types
         try:
             tracker = await self.remote.retrieve_full_tracker(sender_id)  # blocking I/O, Rasa thread
         except self._link.errors as exc:

@@ -1,8 +1,9 @@
 """Readiness of a replica (`GET /readyz`): models loaded, not draining, Redis and the databases answering.
 
-Each dependency check runs on a thread of its own with a time limit; a check still hanging from the
-last request (a paused server) is reported down without starting another, so a dead dependency never
-piles up threads or holds the event loop.
+Each dependency check runs on a thread of its own with a time limit. Requests that arrive while a check
+runs share it (the balancer checks for both its backends at once); a check hanging for longer than the
+limit (a paused server) is reported down without starting another, so a dead dependency never piles
+up threads or holds the event loop.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import time
 from collections.abc import Callable
 
 logger = logging.getLogger(__name__)
@@ -26,7 +28,7 @@ class Readiness:
             name: concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"readyz-{name}")
             for name in checks
         }
-        self._inflight: dict[str, concurrent.futures.Future[None]] = {}
+        self._inflight: dict[str, tuple[concurrent.futures.Future[None], float]] = {}
         self.last: dict[str, str] = dict.fromkeys(checks, "unknown")
 
     async def report(self) -> dict[str, str]:
@@ -37,12 +39,15 @@ class Readiness:
 
     async def _one(self, name: str) -> str:
         running = self._inflight.get(name)
-        if running is not None and not running.done():
-            return f"down: no answer within {self.timeout:g} s"
-        future = self._threads[name].submit(self._checks[name])
-        self._inflight[name] = future
+        if running is None or running[0].done():  # a new check (several requests share a running one)
+            running = (self._threads[name].submit(self._checks[name]), time.monotonic())
+            self._inflight[name] = running
+        future, started = running
+        left = self.timeout - (time.monotonic() - started)
         try:
-            await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), self.timeout)
+            if left <= 0:
+                raise TimeoutError
+            await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), left)
         except TimeoutError:
             return f"down: no answer within {self.timeout:g} s"
         except Exception as exc:  # noqa: BLE001 - any failure of a check means "down", with why

@@ -104,7 +104,8 @@ async def handle_stream(ws: WebSocket, services: CallServices) -> None:
         if session is not None and session.awaiting_reconnect and code == CLOSE_NORMAL:
             asyncio.ensure_future(_expire(session, services))  # Twilio is speaking a <Say>; it comes back
         elif session is not None:
-            await _end(session, services, "handover" if session.handing_over else reason, code)
+            reason = "handover" if session.handing_over else reason
+            await _end(session, services, reason, code)
         if code != CLOSE_NORMAL:
             services.metrics.errors.labels(kind=_error_kind(reason)).inc()
         await close(code)
