@@ -17,7 +17,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ from telephony import TelephonyError, protocol
 from telephony.call_state import CallProgress
 from telephony.caller_audio import CallerAudio
 from telephony.calllog import TurnRecord
-from telephony.playback import Playback
+from telephony.playback import Playback, after_first_piece
 from telephony.services import CallServices, RecognitionStreamLike
 from telephony.turn_timing import DecodeTiming, ms_between
 
@@ -256,7 +256,7 @@ class CallSession:
             finally:
                 self._busy = False
                 self._idle_since = time.monotonic()
-        while True:
+        while not self.ended_by_bot:  # keys pressed after a hangup or handoff are not turns
             item = await self._events.get()
             if item is None:
                 return
@@ -404,6 +404,8 @@ class CallSession:
                 await control.hangup(self.call_sid)
         except TelephonyError as exc:
             logger.error("telephony.session.control_failed call=%s error=%s", self.call_sid, exc)
+        # Before the stream closes: Twilio may ask the <Connect action> at once, and must hear <Hangup/>.
+        await self.save_state(ended=True, reason=reply.action.value)
         # Twilio ends the stream after the update; closing it ourselves also ends a call without REST.
         await self._close()
 
@@ -461,7 +463,7 @@ class CallSession:
                 await self._say_via_call(text)
             elif text.strip():
                 # Pieces as they are synthesized: the first frame goes out before the whole reply is rendered.
-                speech = _after_first(self.services.speech.stream(text, fixed), first_frame)
+                speech = after_first_piece(self.services.speech.stream(text, fixed), first_frame)
                 first_ms = await self.player.play(speech, since)
             return first_ms
         finally:
@@ -509,19 +511,3 @@ class CallSession:
 
 def _norm(word: str) -> str:
     return "".join(_WORDS.findall(word))
-
-
-async def _after_first(pieces: AsyncIterator[bytes], on_sent: Callable[[], None]) -> AsyncIterator[bytes]:
-    """`pieces`, calling `on_sent()` once the first non-empty piece has been sent (the player asks for
-    the next piece, or the reply ends, only after sending what it had)."""
-    sent = False
-    try:
-        async for piece in pieces:
-            yield piece
-            if piece and not sent:
-                sent = True
-                on_sent()
-    finally:
-        closer = getattr(pieces, "aclose", None)
-        if closer is not None:
-            await closer()
