@@ -211,6 +211,7 @@ class CallSession:
             raise
         except Exception as exc:  # noqa: BLE001 - logged with the call SID, then the call ends
             logger.exception("telephony.session.failed call=%s error=%s", self.call_sid, exc)
+            self.services.metrics.errors.labels(kind="call").inc()
             await self._close()
 
     async def _on_transcript(self, t: Transcript, timing: DecodeTiming) -> None:
@@ -404,6 +405,7 @@ class CallSession:
                 await control.hangup(self.call_sid)
         except TelephonyError as exc:
             logger.error("telephony.session.control_failed call=%s error=%s", self.call_sid, exc)
+            self.services.metrics.errors.labels(kind="control").inc()
         # Before the stream closes: Twilio may ask the <Connect action> at once, and must hear <Hangup/>.
         await self.save_state(ended=True, reason=reply.action.value)
         # Twilio ends the stream after the update; closing it ourselves also ends a call without REST.
@@ -431,7 +433,13 @@ class CallSession:
         if ended:
             self.progress = replace(self.progress, ended=True, reason=reason)
         snapshot = self.services.bot.checkpoint(self.dialogue) if self.dialogue is not None else None
-        return asyncio.ensure_future(self.services.calls.save(self.progress, snapshot))
+        saving = asyncio.ensure_future(self.services.calls.save(self.progress, snapshot))
+        saving.add_done_callback(self._saved)
+        return saving
+
+    def _saved(self, saving: asyncio.Future[bool]) -> None:
+        if not saving.cancelled() and saving.exception() is None and saving.result() is False:
+            self.services.metrics.errors.labels(kind="redis").inc()  # kept in-process, written later
 
     def _save_audio(self, pcm: bytes) -> str | None:
         if not (self.settings.save_audio and pcm):

@@ -6,7 +6,8 @@
 - `RedisServer`: a private `redis-server` on a free port that a test may stop, restart, pause (SIGSTOP)
   and resume, without disturbing the shared one.
 - `TcpProxy`: a loopback TCP forwarder in front of a real service; `cut()` drops every connection and
-  refuses new ones (the service is gone, as for a closed port), `restore()` brings it back.
+  refuses new ones (the service is gone, as for a closed port), `restore()` brings it back; `pause()`
+  keeps connections open but forwards nothing (a server that stopped answering), `resume()`.
 
 A service that is not running is a skip with a reason locally, and a failure under `.ci/run`
 (CALLBOT_TEST_SERVICES=required): CI must never skip these tests silently.
@@ -167,7 +168,16 @@ class TcpProxy:
         self._conns: list[socket.socket] = []
         self._listener: socket.socket | None = None
         self._cut = threading.Event()
+        self._flowing = threading.Event()
+        self._flowing.set()
         self.restore()
+
+    def pause(self) -> None:
+        """Connections stay open but nothing goes through: a server that stopped answering (SIGSTOP)."""
+        self._flowing.clear()
+
+    def resume(self) -> None:
+        self._flowing.set()
 
     def restore(self) -> None:
         self._cut.clear()
@@ -223,6 +233,7 @@ class TcpProxy:
                 data = src.recv(65536)
                 if not data:
                     break
+                self._flowing.wait()
                 dst.sendall(data)
         except OSError:
             pass

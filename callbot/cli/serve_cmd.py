@@ -63,6 +63,11 @@ def serve(
     )
     console.print(f"Status callback (optional, HTTP POST):\n  {base}/twilio/status")
     console.print(f"Media stream: {twiml.stream_url_for(base)} (reconnects: {twiml.resume_url_for(base)})")
+    if state.shared and settings.sqlalchemy_url.startswith("sqlite"):
+        console.print(
+            "[yellow]state.redis_url is set but the call log is SQLite:[/] each replica keeps its own; "
+            "set telephony.database_url (and bot.database_url) to one PostgreSQL database."
+        )
     if state.shared:
         console.print(
             f"Shared state: Redis {safe_url(state.redis_url)}, call log {safe_url(settings.sqlalchemy_url)}; "

@@ -44,14 +44,21 @@ class RunningServer:
 def fake_server(tmp_path: Path) -> Callable[..., Any]:
     """`with fake_server(script=[...], **settings) as srv:` a server whose bot and STT are doubles."""
 
+    started = [0]
+
     @contextmanager
     def start(
-        script: list[str] | None = None, max_streams: int = 100, **overrides: Any
+        script: list[str] | None = None,
+        max_streams: int = 100,
+        bot: FakeBot | None = None,
+        **overrides: Any,
     ) -> Iterator[RunningServer]:
-        bot = FakeBot()
+        bot = bot or FakeBot()
         recognizer = FakeRecognizer(script or ["안녕하세요"], max_streams)
         http = RecordingHttpClient()
-        base = {"state_dir": tmp_path / "var", "agent_number": "+8215880000"}
+        started[0] += 1  # several servers in one test: a state folder each
+        state_dir = tmp_path / ("var" if started[0] == 1 else f"var-{started[0]}")
+        base = {"state_dir": state_dir, "agent_number": "+8215880000"}
         settings = dataclasses.replace(TelephonySettings(), **{**base, **overrides})
         config = Config(path=tmp_path / "callbot.yml")
 

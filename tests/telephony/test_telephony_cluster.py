@@ -1,5 +1,6 @@
-"""Two replicas behind HAProxy (the repository's config) on the real Redis and PostgreSQL: a rolling model
-update, a SIGTERM drain and kill -9 of a replica during calls lose no call, no turn and no reservation.
+"""Two replicas behind HAProxy (the repository's config) on the real Redis and PostgreSQL: a SIGTERM drain
+(then a restart: a rolling restart) and kill -9 of a replica during calls lose no call, no turn and no
+reservation. (The rolling model update: test_telephony_rollout.py.)
 
 Real processes: each replica is the real server with the real Bot over the tiny test models; only
 speech recognition is a double mapping tones to words (the same words on any replica). The simulator
@@ -21,9 +22,8 @@ import sqlalchemy as sa
 import yaml
 
 from telephony.calllog import CallLog
-from telephony.rollout import rolling_reload
 from telephony.simulator import AudioTurn, HoldTurn, simulate_call
-from tests.bot.runtime_models import copy_version, link_models, train_tiny_models, write_config
+from tests.bot.runtime_models import link_models, train_tiny_models, write_config
 from tests.bot.test_runtime import model_cache
 from tests.cluster import Cluster
 from tests.services import PostgresSchema, delete_prefix, new_prefix, shared_redis_url, unavailable
@@ -31,7 +31,7 @@ from tests.telephony.telephony_fakes import tone
 
 pytestmark = pytest.mark.slow
 AUTH, ADMIN = "cluster-auth", "cluster-admin"
-BOOK, FOUR, YES, HOURS = 440, 550, 660, 770  # tone pitches: tests/telephony/replica_main.WORDS
+BOOK, FOUR, YES = 440, 550, 660  # tone pitches: tests/telephony/replica_main.WORDS
 ASKED = "죄송합니다, 잠시 연결이 끊겼어요. 몇 분이 오시나요?"
 
 
@@ -65,7 +65,7 @@ def cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     )
     try:
         group.start()
-        yield group, schema, models
+        yield group, schema
     finally:
         group.stop()
         delete_prefix(redis_url, prefix)
@@ -127,26 +127,8 @@ def _reservations(schema: PostgresSchema, call_sid: str) -> list[int]:
     return [r[0] for r in rows]
 
 
-def test_rolling_model_update_keeps_every_call(cluster) -> None:  # noqa: ANN001
-    group, schema, models = cluster
-
-    def update() -> None:
-        assert sorted(group.live_calls().values()) == [1, 1]  # one call on each replica
-        copy_version(models, "v-tiny-2")
-        urls = [r.url for r in group.replicas.values()]
-        steps = asyncio.run(rolling_reload(urls, ADMIN))
-        assert [(s["version"], s["live_calls"]) for s in steps] == [("v-tiny-2", 1), ("v-tiny-2", 1)]
-
-    scripts = [[_say(HOURS), "hold", _say(HOURS)] for _ in range(2)]
-    results = _calls(group, scripts, update)
-    for r in results:
-        assert r.answered == [0, 2] and r.moves == [] and r.streams == 1
-        kinds = [t["kind"] for t in _log(schema, r.call_sid)["turns"]]
-        assert kinds == ["greeting", "speech", "speech"]
-
-
 def test_sigterm_drains_a_replica_and_its_calls_go_on_elsewhere(cluster) -> None:  # noqa: ANN001
-    group, schema, _ = cluster
+    group, schema = cluster
     drained: list[str] = []
 
     def drain() -> None:
@@ -178,7 +160,7 @@ def test_sigterm_drains_a_replica_and_its_calls_go_on_elsewhere(cluster) -> None
 
 
 def test_kill_9_during_calls_moves_them_without_losing_a_turn(cluster) -> None:  # noqa: ANN001
-    group, schema, _ = cluster
+    group, schema = cluster
     killed: list[str] = []
 
     def crash() -> None:

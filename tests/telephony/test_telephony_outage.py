@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 from pathlib import Path
 
@@ -196,19 +195,13 @@ def test_a_crashed_replicas_spooled_rows_are_written_once_by_the_next(
 
 
 def test_a_paused_database_does_not_hold_the_call(tmp_path: Path, postgres_schema) -> None:  # noqa: ANN001
-    """A database that accepts connections but never answers (a paused server): writes wait at most a
-    moment, the call goes on, the rows arrive when it answers."""
+    """A database that keeps its connections but stops answering (a paused server): a write waits at
+    most a moment, the call goes on, the row arrives once the database answers again."""
     proxy = TcpProxy(("127.0.0.1", 5432))
-    hold = threading.Event()
     log = CallLog(postgres_schema.url(port=proxy.port), spool=tmp_path / "spool", name="paused")
     try:
-        original = log._apply
-
-        def slow(op, args, kwargs):  # noqa: ANN001, ANN202 - the database stops answering
-            hold.wait(30)
-            return original(op, args, kwargs)
-
-        log.buffer._apply = slow  # type: ignore[union-attr]
+        log.start_call("CAfirst")  # the pool holds a connection through the proxy
+        proxy.pause()
 
         async def write() -> float:
             started = time.monotonic()
@@ -217,11 +210,11 @@ def test_a_paused_database_does_not_hold_the_call(tmp_path: Path, postgres_schem
 
         assert asyncio.run(write()) < 3.0
         assert log.pending_writes == 1
-        hold.set()
+        proxy.resume()
         _wait_for(lambda: log.pending_writes == 0)
         with log.engine.connect() as db:
             assert db.execute(sa.text("SELECT count(*) FROM calls WHERE call_sid = 'CApause'")).scalar() == 1
     finally:
-        hold.set()
+        proxy.resume()
         log.close()
         proxy.close()
