@@ -8,8 +8,10 @@ STAMP  := $(VENV)/.installed
 CONFIG ?= callbot.yml
 # command:Debian package
 APT_PACKAGES := espeak-ng:espeak-ng sox:sox fstcompose:libfst-tools
+# only for `make test`: the cluster tests put HAProxy (deploy/haproxy/haproxy.cfg) in front of replicas
+TEST_APT_PACKAGES := haproxy:haproxy
 
-.PHONY: run test install system-deps data train serve lint format lock clean check-env
+.PHONY: run test install system-deps test-deps apt-install data train serve lint format lock clean check-env
 
 # Without TWILIO_AUTH_TOKEN there is nothing to check webhook signatures against: the local server then
 # runs with the explicit development switch, and says so.
@@ -23,7 +25,7 @@ run: install
 	  $(BIN)/callbot --config $(CONFIG) serve; \
 	fi
 
-test: install
+test: install test-deps
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
@@ -32,7 +34,14 @@ install: system-deps $(STAMP)
 # Debian packages: espeak-ng (offline Korean TTS, test audio), sox, and OpenFst's tools (libfst-tools:
 # `callbot train` compiles the static phone-call graph with them). Installed only when missing.
 system-deps:
-	@missing=""; for p in $(APT_PACKAGES); do command -v $${p%%:*} >/dev/null 2>&1 || missing="$$missing $${p#*:}"; done; \
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(APT_PACKAGES)"
+
+test-deps:
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(TEST_APT_PACKAGES)"
+
+# Installs the Debian packages of PACKAGES (command:package) whose command is missing (PATH or /usr/sbin).
+apt-install:
+	@missing=""; for p in $(PACKAGES); do c=$${p%%:*}; command -v $$c >/dev/null 2>&1 || [ -x /usr/sbin/$$c ] || missing="$$missing $${p#*:}"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bot.actions import ActionContext, InProcessActionEndpoint, build_executor, load_actions
+from bot.dialogue_state import TrackerStores
 from bot.models import ModelSet, current_model_set
 from bot.nlu.decision import Thresholds
 from bot.nlu.parser import load_agent
@@ -104,27 +105,6 @@ class LoadedVersion:
         return bool(texts) and all(t in fixed for t in texts)
 
 
-def new_tracker_store() -> Any:
-    """An in-memory tracker store that also keeps the tracker object it saved last, per call, so the
-    runtime reads slots and the active form after a turn without deserialising every event (~1.5 ms)."""
-    from rasa.core.tracker_store import InMemoryTrackerStore
-
-    class RecentTrackerStore(InMemoryTrackerStore):
-        def __init__(self) -> None:
-            super().__init__(None)
-            self.recent: dict[str, Any] = {}
-
-        async def save(self, tracker: Any) -> None:
-            await super().save(tracker)
-            self.recent[tracker.sender_id] = tracker
-
-        def forget(self, sender_id: str) -> None:
-            self.store.pop(sender_id, None)
-            self.recent.pop(sender_id, None)
-
-    return RecentTrackerStore()
-
-
 async def _warm_up(agent: Any, store: Any | None) -> None:
     """Run one throwaway turn: the first parse and prediction trace TensorFlow graphs (~0.5-1 s),
     which is better paid while loading than in a caller's first turn."""
@@ -160,14 +140,15 @@ async def load_version(
     rasa: RasaThread,
     model_set: ModelSet,
     endpoint: InProcessActionEndpoint,
-    trackers: dict[str, Any],
+    trackers: TrackerStores,
     lock_store: Any,
     defaults: Thresholds,
     order: tuple[str, ...] = (),
 ) -> LoadedVersion:
     """Load the router and every domain Agent of `model_set`; runs on `rasa`, the version's own thread.
 
-    Loading blocks that thread (seconds per model), which serves no turns yet. Each domain keeps one tracker store across versions (`trackers`, filled on first use), so calls
+    Loading blocks that thread (seconds per model), which serves no turns yet. Each domain keeps one
+    tracker store across versions (`trackers`, created on first use by `bot.dialogue_state`), so calls
     in progress keep their dialogue state when a new version is swapped in.
     """
 
@@ -181,7 +162,7 @@ async def load_version(
     names = sorted(model_set.domains, key=lambda n: (rank.get(n, len(rank)), n))
     agents = {}
     for name in names:
-        store = trackers.setdefault(name, new_tracker_store())
+        store = trackers[name]
         agents[name] = await load(
             name,
             model_set.domains[name],

@@ -2,6 +2,8 @@
 
 `ReservationStore` is safe to share between the threads that run calls: SQLite connections are not
 tied to one thread and writes are serialized by a lock (SQLite allows one writer at a time anyway).
+Several replicas share one PostgreSQL database (`bot.database_url`): the table is created, or given
+the columns it lacks, when a replica starts (`callbot.database.ensure_schema`).
 """
 
 from __future__ import annotations
@@ -10,12 +12,12 @@ import datetime as dt
 import logging
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
+
+from callbot.database import DatabaseError, create_engine, ensure_schema, safe_url
 
 logger = logging.getLogger(__name__)
 
@@ -69,23 +71,14 @@ class ReservationStore:
 
     def __init__(self, url: str = DEFAULT_URL) -> None:
         try:
-            parsed = make_url(url)
-        except ArgumentError as exc:
+            self._engine = create_engine(url)
+            ensure_schema(self._engine, _metadata, "reservations")
+        except DatabaseError as exc:
             raise ReservationError(f"invalid reservation database URL {url!r}: {exc}") from exc
-        kwargs: dict[str, Any] = {"future": True}
-        if parsed.get_backend_name() == "sqlite":
-            kwargs["connect_args"] = {"check_same_thread": False}
-            if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-            else:
-                kwargs["poolclass"] = sa.pool.StaticPool  # one shared in-memory database
-        try:
-            self._engine = sa.create_engine(parsed, **kwargs)
-            _metadata.create_all(self._engine)
         except SQLAlchemyError as exc:
-            raise ReservationError(f"cannot open reservation database {parsed!r}: {exc}") from exc
+            raise ReservationError(f"cannot open reservation database {safe_url(url)}: {exc}") from exc
         self._lock = threading.Lock()
-        self.url = parsed.render_as_string(hide_password=True)
+        self.url = safe_url(url)
 
     def make(
         self,

@@ -25,6 +25,7 @@ from bot.agents import (
     read_current,
     slot_values,
 )
+from bot.dialogue_state import DialogueState, StateSnapshot
 from bot.nlu.decision import Thresholds, decide, with_intent
 from bot.routing import Escalation, Plan, RoutingSettings, Step
 from bot.session import DialogueSession
@@ -46,26 +47,30 @@ class Bot:
         routing_settings: RoutingSettings,
         endpoint: Any,
         default_thresholds: Thresholds,
+        state: DialogueState | None = None,
     ) -> None:
         self.settings = settings
         self.default_thresholds = default_thresholds
         self.routing = routing_settings
         self.endpoint = endpoint
         self._retired: list[RasaThread] = []
-        self._trackers: dict[str, Any] = {}  # domain -> tracker store, shared by every version
-        from rasa.core.lock_store import InMemoryLockStore
-
-        self._locks = InMemoryLockStore()
+        # Where calls' dialogue state lives (in-process, or also in Redis for several replicas).
+        self.state = state or DialogueState()
+        self._trackers = self.state.trackers  # domain -> tracker store, shared by every version
+        self._locks = self.state.locks
         self._models: LoadedVersion | None = None
         self._reload_lock = asyncio.Lock()
 
     @classmethod
-    async def load(cls, config: Config) -> Bot:
-        """Load the current model version and the sample's actions (Agent loading runs on a thread)."""
+    async def load(cls, config: Config, state: DialogueState | None = None) -> Bot:
+        """Load the current model version and the sample's actions (Agent loading runs on a thread).
+
+        `state`: shared dialogue state for several replicas (`callbot serve`); in-process by default.
+        """
         settings = RuntimeSettings.from_config(config)
         routing_settings = RoutingSettings.from_config(config)
         endpoint = await load_services(config, settings)
-        bot = cls(settings, routing_settings, endpoint, default_thresholds(config))
+        bot = cls(settings, routing_settings, endpoint, default_thresholds(config), state)
         try:
             await bot.reload()
         except BaseException:
@@ -137,6 +142,20 @@ class Bot:
         session.ended = True
         for store in self._trackers.values():
             store.forget(session.call_id)
+
+    # -- calls that move between replicas (bot.dialogue_state) ------------------------------------
+
+    def checkpoint(self, session: DialogueSession) -> StateSnapshot:
+        """What Redis must hold for the call now; the telephony layer writes it with the call's progress."""
+        return self.state.snapshot(session)
+
+    async def resume_session(self, call_id: str) -> DialogueSession | None:
+        """The dialogue of a call whose stream moved here (after a replica died or drained)."""
+        return await self.state.resume(call_id)
+
+    async def release_session(self, session: DialogueSession) -> None:
+        """The call's stream left this replica but the call goes on: keep its state for a resume."""
+        self.state.release(session)
 
     async def reload(self) -> str:
         """Load the version `models/current` points at and swap it in for new turns; returns it.

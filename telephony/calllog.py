@@ -1,17 +1,22 @@
 """Call logs: every call and every turn persisted as it happens, PII masked before it is written.
 
 SQLAlchemy 1.4 Core; SQLite under `paths.state_dir` by default, any SQLAlchemy URL (postgresql://...)
-via `telephony.database_url`. Writes run on one dedicated thread (`CallLog.submit`) so the event loop
-never blocks on the database and SQLite sees one writer.
+via `telephony.database_url`; the tables are created, or given the columns they lack, on start
+(`callbot.database.ensure_schema`: a new column needs only its definition below). Writes run on one
+dedicated thread (`CallLog.submit`) so the event loop never blocks on the database and SQLite sees one
+writer. With a spool folder (the server) writes go through `telephony.calllog_buffer`: spooled to a
+local file first, buffered while the database is down, written later; none is lost. Writes are
+idempotent, so a replayed spool stores nothing twice.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import csv
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -20,8 +25,10 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 
+from callbot.database import DatabaseError, create_engine, ensure_schema, safe_url
 from data.pii import mask_pii
 from telephony import CallLogError
+from telephony.calllog_buffer import WAIT_SECONDS, WriteBuffer
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -42,6 +49,11 @@ calls_table = sa.Table(
     sa.Column("frames_in", sa.Integer, default=0),
     sa.Column("frames_dropped", sa.Integer, default=0),
     sa.Column("frames_out", sa.Integer, default=0),
+    # A call whose stream moved to another replica (failover, drain): how often it resumed, when it last
+    # did, and the stream whose frame counts were last added (a replayed write adds them once).
+    sa.Column("resumes", sa.Integer, default=0),
+    sa.Column("resumed_at", sa.Float),
+    sa.Column("last_stream_sid", sa.String(64)),
 )
 turns_table = sa.Table(
     "turns",
@@ -49,7 +61,7 @@ turns_table = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("call_sid", sa.String(64), sa.ForeignKey("calls.call_sid"), nullable=False, index=True),
     sa.Column("turn", sa.Integer, nullable=False),
-    sa.Column("kind", sa.String(16), nullable=False),  # greeting, speech, dtmf, silence, busy
+    sa.Column("kind", sa.String(16), nullable=False),  # greeting, speech, dtmf, silence, busy, resume
     sa.Column("at", sa.Float, nullable=False),
     sa.Column("caller_text", sa.Text),
     sa.Column("stt_confidence", sa.Float),
@@ -115,29 +127,56 @@ class TurnRecord:
 class CallLog:
     """The calls and turns tables behind one SQLAlchemy engine."""
 
-    def __init__(self, url: str) -> None:
-        if url.startswith("sqlite:///"):
-            Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self.engine = sa.create_engine(url, future=True)
-            metadata.create_all(self.engine)
-            _add_new_columns(self.engine)
-        except (SQLAlchemyError, ImportError) as exc:
-            raise CallLogError(f"call log database {_safe(url)} unusable: {exc}") from exc
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="calllog")
+    WRITES = ("start_call", "add_turn", "update_turn", "end_call", "resume_call")
 
-    async def submit(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run a blocking log method on the writer thread."""
-        return await asyncio.get_running_loop().run_in_executor(self._writer, fn, *args)
+    def __init__(self, url: str, spool: Path | None = None, name: str = "calllog") -> None:
+        """`spool`: a folder for the write buffer (server use); without it writes go straight through."""
+        try:
+            self.engine = create_engine(url)
+            ensure_schema(self.engine, metadata, "calllog")
+        except (DatabaseError, SQLAlchemyError) as exc:
+            raise CallLogError(f"call log database {safe_url(url)} unusable: {exc}") from exc
+        self.url = safe_url(url)
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="calllog")
+        self.buffer = WriteBuffer(self._apply, spool, name) if spool is not None else None
+
+    def submit(self, fn: Callable[..., T], *args: Any) -> Awaitable[T | None]:
+        """Run a blocking log method on the writer thread; await the result. Writes (with a spool) are
+        spooled before this returns and buffered: the await ends once the write is in the database, or
+        after `WAIT_SECONDS` while the database does not answer (the write stays queued)."""
+        name = getattr(fn, "__name__", "")
+        if self.buffer is not None and getattr(fn, "__self__", None) is self and name in self.WRITES:
+            return _wait(self.buffer.add(name, *_portable(name, args)))
+        return asyncio.get_running_loop().run_in_executor(self._writer, fn, *args)
+
+    @property
+    def pending_writes(self) -> int:
+        return self.buffer.pending if self.buffer is not None else 0
+
+    @property
+    def write_error(self) -> str:
+        """Why buffered writes are not reaching the database ("" while they are)."""
+        return self.buffer.error if self.buffer is not None else ""
 
     def close(self) -> None:
+        if self.buffer is not None:
+            self.buffer.close()
         self._writer.shutdown(wait=True)
         self.engine.dispose()
+
+    def _apply(self, op: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        return getattr(self, op)(*args, **kwargs)
 
     # -- writes ------------------------------------------------------------------------------
 
     def start_call(
-        self, call_sid: str, account_sid: str = "", caller: str = "", callee: str = "", bot_version: str = ""
+        self,
+        call_sid: str,
+        account_sid: str = "",
+        caller: str = "",
+        callee: str = "",
+        bot_version: str = "",
+        at: float | None = None,
     ) -> None:
         with self.engine.begin() as db:
             if db.execute(
@@ -150,31 +189,40 @@ class CallLog:
                     account_sid=account_sid,
                     caller=mask_pii(caller)[0] if caller else "",
                     callee=callee,
-                    started_at=time.time(),
+                    started_at=at or time.time(),
                     status="in-progress",
                     bot_version=bot_version,
                     frames_in=0,
                     frames_dropped=0,
                     frames_out=0,
+                    resumes=0,
                 )
             )
 
-    def add_turn(self, record: TurnRecord) -> None:
-        row = asdict(record)
+    def add_turn(self, record: TurnRecord | dict[str, Any]) -> None:
+        """Store a turn (once: a row with the same call, turn, kind and time is not stored again)."""
+        given = asdict(record) if isinstance(record, TurnRecord) else record
+        row = {k: v for k, v in given.items() if k in turns_table.c}  # a spooled row of an older version
         counts: dict[str, int] = {}
         for key in ("caller_text", "reply", "vosk_text", "second_text"):
-            if row[key]:
+            if row.get(key):
                 row[key], found = mask_pii(row[key])
                 if key in ("caller_text", "reply"):  # the other two repeat what the caller said
                     for kind, n in found.items():
                         counts[kind] = counts.get(kind, 0) + n
         row["pii"] = ",".join(f"{k}:{v}" for k, v in sorted(counts.items())) or None
+        t = turns_table.c
+        same = sa.and_(
+            t.call_sid == row["call_sid"], t.turn == row["turn"], t.kind == row["kind"], t.at == row["at"]
+        )
         with self.engine.begin() as db:
-            db.execute(turns_table.insert().values(**row))
+            if db.execute(sa.select(t.id).where(same).limit(1)).first() is None:
+                db.execute(turns_table.insert().values(**row))
 
-    def update_turn(self, call_sid: str, turn: int, values: dict[str, Any]) -> None:
-        """Fill in fields of a logged turn that were not known when it was written (PII masked)."""
-        values = dict(values)
+    def update_turn(self, call_sid: str, turn: int, values: dict[str, Any], at: float | None = None) -> None:
+        """Fill in fields of a logged turn that were not known when it was written (PII masked; `at`,
+        the time of a buffered write, changes nothing: the values are as they were then)."""
+        values = {k: v for k, v in values.items() if k in turns_table.c}
         for key in ("vosk_text", "second_text"):
             if values.get(key):
                 values[key], _ = mask_pii(values[key])
@@ -186,9 +234,20 @@ class CallLog:
             )
 
     def end_call(
-        self, call_sid: str, status: str, reason: str = "", stats: dict[str, int] | None = None
+        self,
+        call_sid: str,
+        status: str,
+        reason: str = "",
+        stats: dict[str, int] | None = None,
+        stream_sid: str | None = None,
+        at: float | None = None,
     ) -> None:
-        """Close a call record (idempotent: the first end time wins; a Twilio status overrides ours)."""
+        """Close a call record (idempotent: the first end time wins; a Twilio status overrides ours).
+
+        `stats` of the stream `stream_sid` are added to the call's counts once (a moved call has
+        several streams).
+        """
+        now = at or time.time()
         with self.engine.begin() as db:
             row = (
                 db.execute(sa.select(calls_table).where(calls_table.c.call_sid == call_sid))
@@ -199,23 +258,55 @@ class CallLog:
                 db.execute(
                     calls_table.insert().values(
                         call_sid=call_sid,
-                        started_at=time.time(),
-                        ended_at=time.time(),
+                        started_at=now,
+                        ended_at=now,
                         status=status,
                         end_reason=reason,
                         frames_in=0,
                         frames_dropped=0,
                         frames_out=0,
+                        resumes=0,
+                        **(stats or {}),
+                        last_stream_sid=stream_sid,
                     )
                 )
                 return
             values: dict[str, Any] = {"status": status}
             if row["ended_at"] is None:
-                values["ended_at"] = time.time()
+                values["ended_at"] = now
             if reason and not row["end_reason"]:
                 values["end_reason"] = reason
-            values.update(stats or {})
+            if stats and (stream_sid is None or stream_sid != row["last_stream_sid"]):
+                values.update({k: (row[k] or 0) + v for k, v in stats.items()})
+                values["last_stream_sid"] = stream_sid
             db.execute(calls_table.update().where(calls_table.c.call_sid == call_sid).values(**values))
+
+    def resume_call(self, call_sid: str, at: float | None = None) -> None:
+        """A call's stream came back (on this or another replica): the record is open again."""
+        now = at or time.time()
+        with self.engine.begin() as db:
+            row = db.execute(
+                sa.select(calls_table.c.resumed_at).where(calls_table.c.call_sid == call_sid)
+            ).first()
+            if row is None:
+                db.execute(
+                    calls_table.insert().values(
+                        call_sid=call_sid, started_at=now, status="in-progress", resumes=0, resumed_at=None
+                    )
+                )
+            elif row[0] == now:
+                return  # replayed
+            db.execute(
+                calls_table.update()
+                .where(calls_table.c.call_sid == call_sid)
+                .values(
+                    status="in-progress",
+                    ended_at=None,
+                    end_reason=None,
+                    resumed_at=now,
+                    resumes=sa.func.coalesce(calls_table.c.resumes, 0) + 1,
+                )
+            )
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -287,24 +378,17 @@ class CallLog:
         return sum(1 for r in rows if r["speaker"] == "customer")
 
 
-def _add_new_columns(engine: sa.engine.Engine) -> None:
-    """Columns added to the tables since a database was created are added to it (nullable, no data)."""
-    inspector = sa.inspect(engine)
-    for table in (calls_table, turns_table):
-        have = {c["name"] for c in inspector.get_columns(table.name)}
-        missing = [c for c in table.columns if c.name not in have]
-        if not missing:
-            continue
-        with engine.begin() as db:
-            for column in missing:
-                kind = column.type.compile(dialect=engine.dialect)
-                db.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}"))
-        logger.info("telephony.calllog.migrated table=%s added=%s", table.name, [c.name for c in missing])
-
-
-def _safe(url: str) -> str:
-    """A database URL without its password, for messages."""
+async def _wait(future: concurrent.futures.Future[Any]) -> Any:
     try:
-        return sa.engine.make_url(url).render_as_string(hide_password=True)
-    except (SQLAlchemyError, ValueError):
-        return "<invalid database URL>"
+        return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), WAIT_SECONDS)
+    except TimeoutError:
+        return None  # written when the database answers
+
+
+def _portable(op: str, args: tuple[Any, ...]) -> tuple[list[Any], dict[str, Any]]:
+    """A write's arguments as JSON-friendly values, with the time it happened (a buffered write keeps it)."""
+    items = [asdict(a) if isinstance(a, TurnRecord) else a for a in args]
+    kwargs: dict[str, Any] = {}
+    if op != "add_turn":
+        kwargs["at"] = time.time()
+    return items, kwargs

@@ -43,9 +43,9 @@ class CallControl:
         await self._update(call_sid, twiml=twiml.say_and_hangup(text, voice))
 
     async def say_then_stream(
-        self, call_sid: str, text: str, voice: str | None, stream_url: str, token: str
+        self, call_sid: str, text: str, voice: str | None, stream_url: str, token: str, action: str = ""
     ) -> None:
-        await self._update(call_sid, twiml=twiml.say_then_stream(text, voice, stream_url, token))
+        await self._update(call_sid, twiml=twiml.say_then_stream(text, voice, stream_url, token, action))
 
     async def _update(self, call_sid: str, **kwargs: str) -> None:
         client = self._client

@@ -118,3 +118,21 @@ async def _next_audio(pieces: AsyncIterator[bytes]) -> bytes | None:
         if piece:
             return piece
     return None
+
+
+async def after_first_piece(
+    pieces: AsyncIterator[bytes], on_sent: Callable[[], None]
+) -> AsyncIterator[bytes]:
+    """`pieces`, calling `on_sent()` once the first non-empty piece has been sent (the player asks for
+    the next piece, or the reply ends, only after sending what it had)."""
+    sent = False
+    try:
+        async for piece in pieces:
+            yield piece
+            if piece and not sent:
+                sent = True
+                on_sent()
+    finally:
+        closer = getattr(pieces, "aclose", None)
+        if closer is not None:
+            await closer()

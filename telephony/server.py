@@ -1,7 +1,9 @@
 """Building the services from config and running the server (uvicorn, wsproto websockets).
 
-`build_services` loads the real bot and recognizer unless given others; `serve` runs until stopped;
-`ServerThread` runs a server on loopback in a thread (tests, benchmarks, the simulator's self-test).
+`build_services` loads the real bot and recognizer unless given others, and connects the shared state
+(Redis with `state.redis_url`, else in-process) and the call log; `serve` runs until stopped (SIGTERM
+drains first, see telephony/drain.py); `ServerThread` runs a server on loopback in a thread (tests,
+benchmarks, the simulator's self-test).
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets as random_secrets
+import signal
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -21,13 +25,19 @@ from starlette.applications import Starlette
 from twilio.http import HttpClient
 
 from callbot.config import Config
+from callbot.database import create_engine, ping
+from callbot.state import RedisLink, StateUnavailable, read_state_settings, replica_name
 from telephony.app import create_app
+from telephony.call_state import CallStates
 from telephony.calllog import CallLog
 from telephony.control import CallControl
+from telephony.drain import drain
+from telephony.health import Readiness
+from telephony.metrics import Metrics
 from telephony.reload import reload_models
 from telephony.services import BotLike, CallServices, RecognizerLike
 from telephony.settings import TelephonySettings, read_telephony_settings
-from telephony.tokens import StreamTokens
+from telephony.tokens import StreamTokens, secret_from
 from telephony.tts import create_tts
 from telephony.tts_cache import AudioCache, CachedSpeech
 from telephony.warmup import warm_recognizers
@@ -42,11 +52,15 @@ class Secrets:
     account_sid: str | None = None
     auth_token: str | None = None
     admin_token: str | None = None
+    redis_password: str | None = None  # CALLBOT_REDIS_PASSWORD, for a state.redis_url without one
 
     @classmethod
     def from_env(cls, env: dict[str, str] | os._Environ[str]) -> Secrets:
         return cls(
-            env.get("TWILIO_ACCOUNT_SID"), env.get("TWILIO_AUTH_TOKEN"), env.get("CALLBOT_ADMIN_TOKEN")
+            env.get("TWILIO_ACCOUNT_SID"),
+            env.get("TWILIO_AUTH_TOKEN"),
+            env.get("CALLBOT_ADMIN_TOKEN"),
+            env.get("CALLBOT_REDIS_PASSWORD"),
         )
 
 
@@ -62,7 +76,14 @@ async def build_services(
 ) -> CallServices:
     """Everything the server shares between calls; the real Bot and SpeechRecognizer by default."""
     settings = settings or read_telephony_settings(config)
-    closers: list[Callable[[], None]] = []
+    state = read_state_settings(config)
+    replica = replica_name(state, settings.port)
+    link = RedisLink(state, secrets.redis_password) if state.shared else RedisLink.memory(state)
+    closers: list[Callable[[], None]] = [link.close]
+    if state.shared and (error := await asyncio.to_thread(link.ping)):
+        logger.warning("telephony.server.redis_unreachable error=%s (calls stay in-process meanwhile)", error)
+    calls = CallStates(link, replica)
+    closers.append(calls.close)
     warming: asyncio.Future[int] | None = None
     if recognizer is None:
         from stt.engine import SpeechRecognizer
@@ -73,29 +94,90 @@ async def build_services(
         # Cold recognizers decode ~3x slower: warm them while the bot loads (telephony.warmup).
         warming = asyncio.ensure_future(asyncio.to_thread(warm_recognizers, loaded, settings))
     if bot is None:
+        from bot.dialogue_state import DialogueState
         from bot.runtime import Bot
 
-        real_bot = await Bot.load(config)
+        real_bot = await Bot.load(config, DialogueState(link))
         bot = real_bot
         closers.append(real_bot.close)
     if warming is not None:
         await warming
     tts = create_tts(settings.tts)
     cache = AudioCache(settings.state_dir / "tts_cache") if settings.tts.cache else None
-    return CallServices(
+    calllog = CallLog(settings.sqlalchemy_url, spool=settings.state_dir / "calllog-spool", name=replica)
+    readiness = Readiness(_checks(config, settings, link, calllog, closers))
+    closers.append(readiness.close)
+    metrics = Metrics(replica)
+    services = CallServices(
         settings=settings,
         bot=bot,
         recognizer=recognizer,
         speech=CachedSpeech(tts, cache),
-        calllog=CallLog(settings.sqlalchemy_url),
+        calllog=calllog,
         control=CallControl(secrets.account_sid, secrets.auth_token, http_client),
-        tokens=StreamTokens(settings.token_ttl_seconds),
+        tokens=StreamTokens(settings.token_ttl_seconds, await _token_secret(secrets, calls)),
         stt_executor=ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="call-stt"),
+        calls=calls,
+        metrics=metrics,
+        readiness=readiness,
+        replica=replica,
+        link=link if state.shared else None,
         auth_token=secrets.auth_token,
         admin_token=secrets.admin_token,
         insecure_dev=insecure_dev,
         closers=closers,
     )
+    metrics.bind(
+        lambda: len(services.live_calls),
+        lambda: services.calllog.pending_writes,
+        lambda: str(getattr(services.bot, "version", "")),
+    )
+    loop = asyncio.get_running_loop()
+
+    def resync() -> None:  # on the probe thread: Redis answers again; live calls store their state
+        loop.call_soon_threadsafe(lambda: [s.resync() for s in list(services.live_calls.values())])
+
+    link.on_recovered(resync)
+    return services
+
+
+async def _token_secret(secrets: Secrets, calls: CallStates) -> bytes:
+    """Stream tokens must verify on every replica: derived from TWILIO_AUTH_TOKEN, else agreed in Redis."""
+    derived = secret_from(secrets.auth_token)
+    if derived is not None:
+        return derived
+    candidate = random_secrets.token_bytes(32)
+    try:
+        return await calls.shared_secret(candidate)
+    except StateUnavailable:
+        logger.warning("telephony.server.token_secret_local (Redis down: tokens verify on this replica only)")
+        return candidate
+
+
+def _checks(
+    config: Config,
+    settings: TelephonySettings,
+    link: RedisLink,
+    calllog: CallLog,
+    closers: list[Callable[[], None]],
+) -> dict[str, Callable[[], None]]:
+    """What /readyz asks: Redis (when shared), the call-log database, the reservations database (when
+    it is a server of its own)."""
+    checks: dict[str, Callable[[], None]] = {}
+    if link.shared:
+
+        def redis_check() -> None:
+            if error := link.ping():
+                raise ConnectionError(error)
+
+        checks["redis"] = redis_check
+    checks["database"] = lambda: ping(calllog.engine)
+    url = str(config.section("bot").get("database_url") or "")
+    if url and not url.startswith("sqlite") and url != settings.sqlalchemy_url:
+        engine = create_engine(url)
+        closers.append(engine.dispose)
+        checks["reservations"] = lambda: ping(engine)
+    return checks
 
 
 def make_app(services: CallServices) -> Starlette:
@@ -159,9 +241,42 @@ def uvicorn_config(app: Starlette, host: str, port: int, log_level: str = "info"
     )
 
 
+class DrainingServer(uvicorn.Server):
+    """uvicorn, except that the first SIGTERM drains (telephony/drain.py) before the server stops.
+
+    A second SIGTERM, or SIGINT, stops at once (uvicorn's own handling).
+    """
+
+    def __init__(self, config: uvicorn.Config, services: CallServices) -> None:
+        super().__init__(config)
+        self.services = services
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.draining: asyncio.Future[None] | None = None
+
+    async def serve(self, sockets: list | None = None) -> None:
+        self._loop = asyncio.get_running_loop()
+        await super().serve(sockets)
+
+    def handle_exit(self, sig: int, frame: object) -> None:
+        if sig == signal.SIGTERM and self.draining is None and not self.should_exit and self._loop:
+            self._loop.call_soon_threadsafe(self.start_drain)
+            return
+        super().handle_exit(sig, frame)  # type: ignore[arg-type]
+
+    def start_drain(self) -> None:
+        if self.draining is None:
+            self.draining = asyncio.ensure_future(self._drain_then_stop())
+
+    async def _drain_then_stop(self) -> None:
+        try:
+            await drain(self.services)
+        finally:
+            self.should_exit = True
+
+
 async def serve(services: CallServices, host: str, port: int) -> None:
-    """Run until interrupted."""
-    await uvicorn.Server(uvicorn_config(make_app(services), host, port)).serve()
+    """Run until stopped: SIGTERM drains first, SIGINT (or a second SIGTERM) stops at once."""
+    await DrainingServer(uvicorn_config(make_app(services), host, port), services).serve()
 
 
 class ServerThread:
@@ -177,7 +292,7 @@ class ServerThread:
         self.factory = factory
         self.port = port or _free_port()
         self.services: CallServices | None = None
-        self._server: uvicorn.Server | None = None
+        self._server: DrainingServer | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="callbot-server", daemon=True)
@@ -197,14 +312,24 @@ class ServerThread:
             self._server.should_exit = True
         self._thread.join(30)
 
+    def drain(self) -> None:
+        """What SIGTERM does to `callbot serve`: drain, then stop (see telephony/drain.py)."""
+        server = self._server
+        if server is not None and server._loop is not None:
+            server._loop.call_soon_threadsafe(server.start_drain)
+
+    @property
+    def stopped(self) -> bool:
+        return not self._thread.is_alive()
+
     def _run(self) -> None:
         asyncio.run(self._main())
 
     async def _main(self) -> None:
         try:
             self.services = await self.factory()
-            self._server = uvicorn.Server(
-                uvicorn_config(make_app(self.services), "127.0.0.1", self.port, "warning")
+            self._server = DrainingServer(
+                uvicorn_config(make_app(self.services), "127.0.0.1", self.port, "warning"), self.services
             )
             task = asyncio.ensure_future(self._server.serve())
             while not self._server.started and not task.done():

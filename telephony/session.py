@@ -5,6 +5,10 @@ gated as they arrive and decoded behind them in the recognizer's decode pool -> 
 dialogue worker (caller events -> bot -> spoken reply -> call log) and the silence watchdog. The
 websocket loop (`telephony.stream`) feeds it parsed events and gives it two callbacks: `send` (a text
 message to Twilio) and `close` (end the stream, which ends the call).
+
+A turn is committed when the caller starts hearing its reply: its call-log row is written (spooled
+first) and the call's progress and dialogue state are saved (`telephony.call_state`), so a replica that
+takes the call over (after this one died or drained) asks the question the caller last heard.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +28,11 @@ import soundfile as sf
 from callbot.events import BotAction, BotReply, Dtmf, Silence, Transcript, UserText
 from stt.second_pass.pool import LATE, OFF, USED, Choice, choose
 from telephony import TelephonyError, protocol
+from telephony.call_state import CallProgress
 from telephony.caller_audio import CallerAudio
 from telephony.calllog import TurnRecord
 from telephony.decoding import EndedUtterance
-from telephony.playback import Playback
+from telephony.playback import Playback, after_first_piece
 from telephony.services import CallServices, RecognitionStreamLike
 from telephony.turn_timing import DecodeTiming, ms_between
 
@@ -84,6 +89,12 @@ class CallSession:
         self._barged = False
         self._ended = False
         self.stream_url = ""  # where Twilio reconnects after a <Say> reply (tts backend twilio_say)
+        self.resume_url = ""  # the <Connect action> Twilio requests if this stream ends mid-call
+        self.progress = CallProgress(call_sid)  # what another replica needs to take the call over
+        self.resumed: CallProgress | None = None  # set when this stream continues a moved call
+        self.ended_by_bot = False  # the bot hung up or handed off: a reconnect gets <Hangup/>
+        self.handing_over = False  # a drain is moving this call to another replica
+        self._suspended = False
         self.awaiting_reconnect = False
         self.attachments = 0  # streams that took over this session after a <Say>
         self._backchannels = {_norm(w) for w in self.settings.barge_in.backchannels}
@@ -95,17 +106,27 @@ class CallSession:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    async def begin(self, recognition: RecognitionStreamLike | None) -> None:
-        """Start the call: greet (or, with no recognizer slot free, apologise and hand off)."""
-        bot = self.services.bot
-        await self.services.calllog.submit(
-            self.services.calllog.start_call, self.call_sid, "", "", "", str(getattr(bot, "version", ""))
-        )
+    async def begin(
+        self,
+        recognition: RecognitionStreamLike | None,
+        resumed: CallProgress | None = None,
+        dialogue: Any = None,
+    ) -> None:
+        """Start the call: greet (or, with no recognizer slot free, apologise and hand off). A call that
+        moved here (`resumed`, with its `dialogue` when it survived) asks its pending question instead."""
+        bot, log = self.services.bot, self.services.calllog
+        if resumed is not None:
+            self.resumed = resumed
+            self.progress = replace(resumed, resumes=resumed.resumes + 1, ended=False, reason="")
+            self.turn = resumed.turn
+            await log.submit(log.resume_call, self.call_sid)
+        else:
+            await log.submit(log.start_call, self.call_sid, "", "", "", str(getattr(bot, "version", "")))
         if recognition is None:
             self._spawn(self._busy_line)
             return
         self.recognition = recognition
-        self.dialogue = bot.new_session(self.call_sid)
+        self.dialogue = dialogue if dialogue is not None else bot.new_session(self.call_sid)
         self._spawn(self.audio_in.start(self.services.recognizer, recognition, self.services.stt_executor))
         self._dialogue_task = self._spawn(self._dialogue_worker)
         self._spawn(self._silence_watchdog)
@@ -115,32 +136,59 @@ class CallSession:
         if self._ended:
             return
         self._ended = True
-        current = asyncio.current_task()
-        dialogue = self._dialogue_task
-        if self._busy and dialogue is not None and dialogue is not current:
-            # A turn in progress (the caller hung up while the bot answered) still gets logged.
-            await asyncio.wait([dialogue], timeout=1.0)
-        for task in self._tasks:
-            if task is not current:
-                task.cancel()
-        await asyncio.gather(*(t for t in self._tasks if t is not current), return_exceptions=True)
+        # A turn in progress (the caller hung up while the bot answered) still gets logged.
+        await self._stop_work(wait_for_turn=1.0)
         if self.dialogue is not None:
             try:
                 await self.services.bot.end_session(self.dialogue)
             except Exception:  # noqa: BLE001 - the bot's failure must not lose the call record
                 logger.exception("telephony.session.end_session_failed call=%s", self.call_sid)
+        await self.save_state(ended=True, reason=reason)  # a reconnect of this call now gets <Hangup/>
+        await self._close_record("ended", reason)
+        logger.info("telephony.session.finished call=%s reason=%s turns=%d", self.call_sid, reason, self.turn)
+
+    async def suspend(self, reason: str) -> None:
+        """The stream left this replica while the call goes on (it dropped, or a drain handed it over):
+        stop the call's work here and leave its state as of the last reply the caller heard, for the
+        replica that resumes it. A turn not yet heard is dropped: the caller says it again. Idempotent."""
+        if self._ended:
+            return
+        self._ended = self._suspended = True
+        await self._stop_work(wait_for_turn=0.0)
+        if self.dialogue is not None:
+            await self.services.bot.release_session(self.dialogue)
+        await self._close_record("moved", reason)
+        logger.info(
+            "telephony.session.suspended call=%s reason=%s turns=%d", self.call_sid, reason, self.turn
+        )
+
+    async def hand_over(self, wait: float = 10.0) -> None:
+        """Drain: once no turn is in progress (at most `wait` s), end this stream so that Twilio asks
+        another replica to continue the call (the <Connect action> URL)."""
+        self.handing_over = True
+        deadline = time.monotonic() + wait
+        while (self._busy or self._events.qsize()) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        await self._close()
+
+    async def _stop_work(self, wait_for_turn: float) -> None:
+        current = asyncio.current_task()
+        dialogue = self._dialogue_task
+        if wait_for_turn and self._busy and dialogue is not None and dialogue is not current:
+            await asyncio.wait([dialogue], timeout=wait_for_turn)
+        for task in self._tasks:
+            if task is not current:
+                task.cancel()
+        await asyncio.gather(*(t for t in self._tasks if t is not current), return_exceptions=True)
         self.audio_in.close()
         closer = getattr(self.recognition, "close", None)
         if callable(closer):
             closer()
-        await self.services.calllog.submit(
-            self.services.calllog.end_call,
-            self.call_sid,
-            "ended",
-            reason,
-            {**self.stats, "frames_out": self.player.frames_out},
-        )
-        logger.info("telephony.session.finished call=%s reason=%s turns=%d", self.call_sid, reason, self.turn)
+
+    async def _close_record(self, status: str, reason: str) -> None:
+        stats = {**self.stats, "frames_out": self.player.frames_out}
+        log = self.services.calllog
+        await log.submit(log.end_call, self.call_sid, status, reason, stats, self.stream_sid)
 
     # -- inbound events from the socket loop -------------------------------------------------
 
@@ -169,6 +217,7 @@ class CallSession:
             raise
         except Exception as exc:  # noqa: BLE001 - logged with the call SID, then the call ends
             logger.exception("telephony.session.failed call=%s error=%s", self.call_sid, exc)
+            self.services.metrics.errors.labels(kind="call").inc()
             await self._close()
 
     async def _on_transcript(self, t: Transcript, timing: DecodeTiming) -> None:
@@ -213,15 +262,16 @@ class CallSession:
         self._events.put_nowait(utterance)
 
     async def _dialogue_worker(self) -> None:
-        """Caller events, one at a time, in order; the bot's greeting first (unless TwiML said one)."""
-        if not self.settings.greeting:
+        """Caller events, one at a time, in order; the bot's greeting first (unless TwiML said one), or
+        for a call that moved here, the pending question again."""
+        if self.resumed is not None or not self.settings.greeting:
             self._busy = True
             try:
-                await self._greet()
+                await (self._ask_again() if self.resumed is not None else self._greet())
             finally:
                 self._busy = False
                 self._idle_since = time.monotonic()
-        while True:
+        while not self.ended_by_bot:  # keys pressed after a hangup or handoff are not turns
             item = await self._events.get()
             if item is None:
                 return
@@ -252,18 +302,20 @@ class CallSession:
 
     async def _greet(self) -> None:
         reply = await self.services.bot.greet(self.dialogue)
-        first_ms = await self._say(reply.text, reply.fixed, since=time.monotonic())
-        await self._log(
-            TurnRecord(
-                self.call_sid,
-                0,
-                "greeting",
-                time.time(),
-                reply=reply.text,
-                domain=reply.domain,
-                intent=reply.intent,
-                first_audio_ms=first_ms,
-            )
+        record = TurnRecord(
+            self.call_sid,
+            0,
+            "greeting",
+            time.time(),
+            reply=reply.text,
+            domain=reply.domain,
+            intent=reply.intent,
+        )
+        await self._say(
+            reply.text,
+            reply.fixed,
+            since=time.monotonic(),
+            heard=lambda ms: self._commit(replace(record, first_audio_ms=ms), reply.text),
         )
         await self._act(reply)
 
@@ -286,6 +338,8 @@ class CallSession:
             vosk.text if vosk else "", vosk.confidence if vosk else 0.0, reading, outcome, second.name
         )
         second.settle(choice)
+        if choice.source == "vosk" and choice.outcome != OFF:
+            self.services.metrics.stt_fallbacks.labels(kind=f"second_pass_{choice.outcome.split(':')[0]}").inc()
         text = choice.text.strip()
         if not text:
             logger.info("telephony.session.nothing_heard call=%s outcome=%s", self.call_sid, outcome)
@@ -322,6 +376,19 @@ class CallSession:
             return
         values = _vosk_values(utterance)
         await self.services.calllog.submit(self.services.calllog.update_turn, self.call_sid, turn_no, values)
+
+    async def _ask_again(self) -> None:
+        """The call moved here: apologise and ask the question the caller last heard (or ask to repeat)."""
+        failover = self.settings.failover
+        pending = self.resumed.prompt if self.resumed is not None else ""
+        text = f"{failover.apology} {pending or failover.ask_again}".strip()
+        record = TurnRecord(self.call_sid, self.turn, "resume", time.time(), reply=text)
+        await self._say(
+            text,
+            False,
+            since=time.monotonic(),
+            heard=lambda ms: self._commit(replace(record, first_audio_ms=ms), pending or None),
+        )
 
     async def _take_turn(self, item: CallerTurn | EndedUtterance | Dtmf | Silence) -> None:
         if isinstance(item, EndedUtterance):
@@ -363,9 +430,6 @@ class CallSession:
         replied = time.monotonic()
         record["nlu_ms"] = round((replied - started) * 1000, 1)
         record["reply_ms"] = ms_between(since, replied)
-        first_ms = record["first_audio_ms"] = await self._say(reply.text, reply.fixed, since=since)
-        if first_ms is not None:
-            record["tts_ms"] = round(first_ms - record["reply_ms"], 1)
         record.update(
             reply=reply.text,
             domain=reply.domain,
@@ -376,43 +440,44 @@ class CallSession:
         utterance = item.utterance if isinstance(item, CallerTurn) else None
         if utterance is not None and utterance.vosk.done():
             record.update(_vosk_values(utterance))
-        await self._log(TurnRecord(**record))
-        if utterance is not None and not utterance.vosk.done():
-            self._spawn(lambda: self._log_vosk_later(record["turn"], utterance))
+
+        def heard(first_ms: float | None) -> None:
+            record["first_audio_ms"] = first_ms
+            if first_ms is not None:
+                record["tts_ms"] = round(first_ms - record["reply_ms"], 1)
+            self._commit(TurnRecord(**record), reply.text or None)
+            if utterance is not None and not utterance.vosk.done():  # Vosk's text joins the row later
+                self._spawn(lambda: self._log_vosk_later(record["turn"], utterance))
+
+        await self._say(reply.text, reply.fixed, since=since, heard=heard)
         await self._act(reply)
 
     async def _give_up(self, record: dict[str, Any]) -> None:
         """Too many silences in a row: hand off (or say goodbye and hang up)."""
         handoff = bool(self.settings.agent_number)
         text = self.settings.silence.handoff_text if handoff else self.settings.silence.goodbye_text
-        first_ms = await self._say(text, True, since=time.monotonic())
         action = BotAction.HANDOFF if handoff else BotAction.HANGUP
-        await self._log(
-            TurnRecord(**record, kind="silence", reply=text, action=action.value, first_audio_ms=first_ms)
+        row = TurnRecord(**record, kind="silence", reply=text, action=action.value)
+        await self._say(
+            text, True, since=time.monotonic(), heard=lambda ms: self._commit(replace(row, first_audio_ms=ms))
         )
         await self._act(BotReply(text=text, action=action, fixed=True))
 
     async def _busy_line(self) -> None:
         """No recognizer slot: say so politely, then hand off or end the call."""
         text = self.settings.busy_text
-        first_ms = await self._say(text, True, since=time.monotonic())
         action = BotAction.HANDOFF if self.settings.agent_number else BotAction.HANGUP
-        await self._log(
-            TurnRecord(
-                self.call_sid,
-                0,
-                "busy",
-                time.time(),
-                reply=text,
-                action=action.value,
-                first_audio_ms=first_ms,
-            )
+        row = TurnRecord(self.call_sid, self.turn, "busy", time.time(), reply=text, action=action.value)
+        self.services.metrics.stt_fallbacks.labels(kind="busy").inc()
+        await self._say(
+            text, True, since=time.monotonic(), heard=lambda ms: self._commit(replace(row, first_audio_ms=ms))
         )
         await self._act(BotReply(text=text, action=action, fixed=True))
 
     async def _act(self, reply: BotReply) -> None:
         if reply.action is BotAction.NONE:
             return
+        self.ended_by_bot = True  # from here on a reconnect of this call is answered with <Hangup/>
         await self.player.wait(self.call_sid)
         control, number = self.services.control, self.settings.agent_number
         try:
@@ -422,11 +487,41 @@ class CallSession:
                 await control.hangup(self.call_sid)
         except TelephonyError as exc:
             logger.error("telephony.session.control_failed call=%s error=%s", self.call_sid, exc)
+            self.services.metrics.errors.labels(kind="control").inc()
+        # Before the stream closes: Twilio may ask the <Connect action> at once, and must hear <Hangup/>.
+        await self.save_state(ended=True, reason=reply.action.value)
         # Twilio ends the stream after the update; closing it ourselves also ends a call without REST.
         await self._close()
 
-    async def _log(self, record: TurnRecord) -> None:
-        await self.services.calllog.submit(self.services.calllog.add_turn, record)
+    def _commit(self, record: TurnRecord, prompt: str | None = None) -> None:
+        """The caller starts hearing the reply to `record`'s turn: log the turn and save the call's state
+        (`prompt`: the reply, now the question a replica taking the call over asks again)."""
+        if self._suspended:
+            return  # the stream is gone: the caller did not hear this; the next replica asks again
+        log = self.services.calllog
+        self.services.metrics.turn(record)
+        asyncio.ensure_future(log.submit(log.add_turn, record))  # spooled (buffered writes) right here
+        self.progress = replace(self.progress, turn=self.turn, prompt=prompt or self.progress.prompt)
+        self.save_state()
+
+    def resync(self) -> None:
+        """Redis answers again after an outage: store this call's state now (a turn under way stores it
+        when its reply starts)."""
+        if not (self._busy or self._ended):
+            self.save_state()
+
+    def save_state(self, ended: bool = False, reason: str = "") -> asyncio.Future[bool]:
+        """Write the call's progress and dialogue state as of now (Redis, or in-process); in call order."""
+        if ended:
+            self.progress = replace(self.progress, ended=True, reason=reason)
+        snapshot = self.services.bot.checkpoint(self.dialogue) if self.dialogue is not None else None
+        saving = asyncio.ensure_future(self.services.calls.save(self.progress, snapshot))
+        saving.add_done_callback(self._saved)
+        return saving
+
+    def _saved(self, saving: asyncio.Future[bool]) -> None:
+        if not saving.cancelled() and saving.exception() is None and saving.result() is False:
+            self.services.metrics.errors.labels(kind="redis").inc()  # kept in-process, written later
 
     def _save_audio(self, pcm: bytes) -> str | None:
         if not (self.settings.save_audio and pcm):
@@ -439,15 +534,31 @@ class CallSession:
 
     # -- speaking ----------------------------------------------------------------------------
 
-    async def _say(self, text: str, fixed: bool, since: float) -> float | None:
-        """Speak `text`; returns ms from `since` to the first frame sent (None when nothing was sent)."""
-        if not text.strip():
-            return None
-        if self.services.speech.speaks_via_call:
-            await self._say_via_call(text)
-            return None
-        # Pieces as they are synthesized: the first frame goes out before the whole reply is rendered.
-        return await self.player.play(self.services.speech.stream(text, fixed), since)
+    async def _say(
+        self, text: str, fixed: bool, since: float, heard: Callable[[float | None], None] | None = None
+    ) -> float | None:
+        """Speak `text`; returns ms from `since` to the first frame sent (None when nothing was sent).
+
+        `heard(first_ms)` is called once: as the first frame goes out, or (nothing sent) at the end.
+        """
+        pending = [heard] if heard is not None else []
+
+        def first_frame() -> None:
+            if pending:
+                pending.pop()(round((time.monotonic() - since) * 1000, 1))
+
+        first_ms: float | None = None
+        try:
+            if text.strip() and self.services.speech.speaks_via_call:
+                await self._say_via_call(text)
+            elif text.strip():
+                # Pieces as they are synthesized: the first frame goes out before the whole reply is rendered.
+                speech = after_first_piece(self.services.speech.stream(text, fixed), first_frame)
+                first_ms = await self.player.play(speech, since)
+            return first_ms
+        finally:
+            if pending:  # nothing went out (or the reply was cut off before its first piece was done)
+                pending.pop()(first_ms)
 
     async def _say_via_call(self, text: str) -> None:
         """twilio_say: a call update says `text`, then reconnects the stream, which resumes this session.
@@ -459,7 +570,9 @@ class CallSession:
         self.player.started("say", 5.0 + 0.3 * len(text))
         self.awaiting_reconnect = True
         voice = getattr(self.services.speech.tts, "twilio_voice", None)
-        await self.services.control.say_then_stream(self.call_sid, text, voice, self.stream_url, token)
+        await self.services.control.say_then_stream(
+            self.call_sid, text, voice, self.stream_url, token, self.resume_url
+        )
 
     def attach(
         self, stream_sid: str, send: Callable[[str], Awaitable[None]], close: Callable[[], Awaitable[None]]

@@ -11,11 +11,14 @@ DEFAULT_BACKCHANNELS = ("네", "예", "음", "어", "응", "아", "네네", "예
 DEFAULT_BUSY = "죄송합니다. 지금은 통화량이 많아 연결이 어렵습니다. 잠시 후 다시 걸어 주세요."
 DEFAULT_SILENCE_HANDOFF = "응답이 없으셔서 상담원에게 연결해 드리겠습니다."
 DEFAULT_GOODBYE = "응답이 없으셔서 통화를 종료하겠습니다. 감사합니다."
+DEFAULT_APOLOGY = "죄송합니다, 잠시 연결이 끊겼어요."
+DEFAULT_ASK_AGAIN = "다시 말씀해 주시겠어요?"
 
 _SUBKEYS = {
     "tts": ("backend", "voice", "speed", "cache"),
     "silence": ("reprompt_seconds", "max_reprompts", "handoff_text", "goodbye_text"),
     "barge_in": ("enabled", "backchannels", "min_chars"),
+    "failover": ("drain_seconds", "apology", "ask_again"),
 }
 
 
@@ -43,6 +46,17 @@ class BargeInSettings:
 
 
 @dataclass(frozen=True)
+class FailoverSettings:
+    """A call moving to another replica (one died, or drained) and draining this one."""
+
+    drain_seconds: float = 60.0  # SIGTERM: live calls may finish this long, then move to another replica
+    apology: str = (
+        DEFAULT_APOLOGY  # said when a call resumes after its stream moved, then the pending question
+    )
+    ask_again: str = DEFAULT_ASK_AGAIN  # ... or this, when no question was pending
+
+
+@dataclass(frozen=True)
 class TelephonySettings:
     public_url: str | None = None  # https://host as Twilio reaches it; None: taken from each request
     host: str = "0.0.0.0"
@@ -53,6 +67,7 @@ class TelephonySettings:
     tts: TtsSettings = field(default_factory=TtsSettings)
     silence: SilenceSettings = field(default_factory=SilenceSettings)
     barge_in: BargeInSettings = field(default_factory=BargeInSettings)
+    failover: FailoverSettings = field(default_factory=FailoverSettings)
     save_audio: bool = False  # caller audio per turn as WAV under <state_dir>/calls/<CallSid>/
     database_url: str = ""  # empty: sqlite under paths.state_dir; postgresql://... switches
     max_frame_bytes: int = 64 * 1024  # larger websocket messages are refused (a media frame is ~300)
@@ -92,6 +107,11 @@ def read_telephony_settings(config: Config) -> TelephonySettings:
         backchannels=tuple(r.str_list("barge_in.backchannels", list(d.barge_in.backchannels))),
         min_chars=r.int("barge_in.min_chars", d.barge_in.min_chars, min=1, max=50),
     )
+    failover = FailoverSettings(
+        drain_seconds=r.float("failover.drain_seconds", d.failover.drain_seconds, min=0.0, max=86400.0),
+        apology=r.str("failover.apology", d.failover.apology),
+        ask_again=r.str("failover.ask_again", d.failover.ask_again),
+    )
     for name, keys in _SUBKEYS.items():
         _check_subkeys(r, name, keys)
     paths = config.section("paths")
@@ -105,6 +125,7 @@ def read_telephony_settings(config: Config) -> TelephonySettings:
         tts=tts,
         silence=silence,
         barge_in=barge_in,
+        failover=failover,
         save_audio=r.bool("save_audio", d.save_audio),
         database_url=r.str("database_url", d.database_url),
         max_frame_bytes=r.int("max_frame_bytes", d.max_frame_bytes, min=1024, max=16 * 1024 * 1024),

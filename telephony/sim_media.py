@@ -45,6 +45,12 @@ class CallResult:
     closed_by_server: bool = False
     close_code: int | None = None
     log: dict[str, Any] | None = None
+    answered: list[int] = field(default_factory=list)  # indices of the caller turns that got a reply
+    # The call's stream moved (it ended without the caller hanging up and the <Connect action> answered
+    # with a new stream): per move, the turn index it resumed at and "gap_ms" from losing the stream to
+    # the first frame of the resumed call.
+    moves: list[dict[str, Any]] = field(default_factory=list)
+    streams: int = 0
 
 
 class Player:

@@ -7,12 +7,25 @@ from twilio.twiml.voice_response import Connect, Parameter, Stream, VoiceRespons
 LANGUAGE = "ko-KR"
 
 
-def connect_stream(stream_url: str, token: str, greeting: str = "") -> str:
-    """Answer an incoming call: optional <Say> greeting, then a bidirectional <Connect><Stream>."""
+def connect_stream(
+    stream_url: str, token: str, greeting: str = "", action: str = "", resume: bool = False
+) -> str:
+    """Answer an incoming call: optional <Say> greeting, then a bidirectional <Connect><Stream>.
+
+    `action`: the URL Twilio requests when the stream ends without the call ending (the replica died
+    or handed the call over): its answer continues the call (`resume` marks that stream's start).
+    """
     response = VoiceResponse()
     if greeting:
         response.say(greeting, language=LANGUAGE)
-    response.append(_stream(stream_url, token))
+    response.append(_stream(stream_url, token, action, resume))
+    return str(response)
+
+
+def hangup() -> str:
+    """End the call (the answer to a reconnect of a call the bot already ended)."""
+    response = VoiceResponse()
+    response.hangup()
     return str(response)
 
 
@@ -30,21 +43,28 @@ def say_and_hangup(text: str, voice: str | None = None) -> str:
     return str(response)
 
 
-def say_then_stream(text: str, voice: str | None, stream_url: str, token: str) -> str:
+def say_then_stream(text: str, voice: str | None, stream_url: str, token: str, action: str = "") -> str:
     """Speak `text` with Twilio's <Say>, then reconnect the media stream (the twilio_say TTS backend)."""
     response = VoiceResponse()
     response.say(text, language=LANGUAGE, **({"voice": voice} if voice else {}))
-    response.append(_stream(stream_url, token))
+    response.append(_stream(stream_url, token, action))
     return str(response)
 
 
-def _stream(stream_url: str, token: str) -> Connect:
-    """<Connect><Stream url=...><Parameter name="token" .../></Stream></Connect>"""
-    connect = Connect()
+def _stream(stream_url: str, token: str, action: str = "", resume: bool = False) -> Connect:
+    """<Connect action=...><Stream url=...><Parameter name="token" .../></Stream></Connect>"""
+    connect = Connect(action=action) if action else Connect()
     stream = Stream(url=stream_url)
     stream.append(Parameter(name="token", value=token))
+    if resume:
+        stream.append(Parameter(name="resume", value="1"))
     connect.append(stream)
     return connect
+
+
+def resume_url_for(public_url: str) -> str:
+    """https://host -> https://host/twilio/resume: the <Connect action> every replica answers."""
+    return public_url.rstrip("/") + "/twilio/resume"
 
 
 def stream_url_for(public_url: str) -> str:

@@ -1,4 +1,5 @@
-"""Fixtures shared by the test packages: the real bundled Whisper model for the second pass."""
+"""Fixtures shared by the test packages: the real shared services (Redis, PostgreSQL), each test isolated
+(see tests/services.py), and the real bundled Whisper model for the second pass."""
 
 from __future__ import annotations
 
@@ -9,6 +10,37 @@ from pathlib import Path
 import pytest
 
 from stt.second_pass.settings import SecondPassSettings
+from tests.services import (
+    PostgresSchema,
+    RedisServer,
+    delete_prefix,
+    new_prefix,
+    shared_redis_url,
+)
+
+
+@pytest.fixture
+def redis_state() -> Iterator[tuple[str, str]]:
+    """(URL of the machine's Redis, a key prefix of this test's own); its keys are deleted after."""
+    url, prefix = shared_redis_url(), new_prefix()
+    yield url, prefix
+    delete_prefix(url, prefix)
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of this test's own, which the test may stop, restart, pause and resume."""
+    server = RedisServer(tmp_path)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_schema() -> Iterator[PostgresSchema]:
+    """A fresh schema in the machine's PostgreSQL `test` database, dropped after the test."""
+    schema = PostgresSchema()
+    yield schema
+    schema.drop()
 
 
 @pytest.fixture(scope="session")
@@ -44,9 +76,7 @@ def whisper_with(whisper_cache: Path) -> Iterator:
     made = []
 
     def make(**changes: object) -> SecondPass:
-        settings = dataclasses.replace(
-            SecondPassSettings(engine="whisper", cache_dir=whisper_cache), **changes
-        )
+        settings = dataclasses.replace(SecondPassSettings(engine="whisper", cache_dir=whisper_cache), **changes)
         second = SecondPass.load(settings)
         made.append(second)
         return second

@@ -25,10 +25,13 @@ def serve(
     ),
 ) -> None:
     """Answer calls: voice webhook -> media stream -> STT -> bot -> speech back. Secrets come from the
-    environment: TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN (signatures, handoff), CALLBOT_ADMIN_TOKEN (/admin)."""
+    environment: TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN (signatures, handoff), CALLBOT_ADMIN_TOKEN (/admin),
+    CALLBOT_REDIS_PASSWORD (state.redis_url). SIGTERM drains: live calls finish or move to other replicas."""
     from bot.actions import ActionLoadError
     from bot.models import ModelNotFoundError
     from bot.nlu.parser import ModelLoadError
+    from callbot.database import safe_url
+    from callbot.state import read_state_settings, replica_name
     from stt import SttError
     from telephony import TelephonyError, twiml
     from telephony.server import Secrets, build_services
@@ -39,6 +42,7 @@ def serve(
     secrets = Secrets.from_env(os.environ)
     with user_errors(TelephonyError):
         settings = read_telephony_settings(config)
+        state = read_state_settings(config)
     overrides = {
         k: v for k, v in {"public_url": public_url, "host": host, "port": port}.items() if v is not None
     }
@@ -58,7 +62,20 @@ def serve(
         f"Voice webhook (Twilio console > phone number > 'A call comes in', HTTP POST):\n  {base}/twilio/voice"
     )
     console.print(f"Status callback (optional, HTTP POST):\n  {base}/twilio/status")
-    console.print(f"Media stream: {twiml.stream_url_for(base)}")
+    console.print(f"Media stream: {twiml.stream_url_for(base)} (reconnects: {twiml.resume_url_for(base)})")
+    if state.shared and settings.sqlalchemy_url.startswith("sqlite"):
+        console.print(
+            "[yellow]state.redis_url is set but the call log is SQLite:[/] each replica keeps its own; "
+            "set telephony.database_url (and bot.database_url) to one PostgreSQL database."
+        )
+    if state.shared:
+        console.print(
+            f"Shared state: Redis {safe_url(state.redis_url)}, call log {safe_url(settings.sqlalchemy_url)}; "
+            f"replica {replica_name(state, settings.port)}"
+        )
+    else:
+        console.print("State: in this process (set state.redis_url to run several replicas).")
+    console.print(f"Operations: {base}/healthz, {base}/readyz, {base}/metrics; SIGTERM drains.")
     if not settings.public_url:
         console.print(
             "[yellow]No public URL:[/] pass --public-url https://<your-tunnel> so Twilio can reach this server."

@@ -30,20 +30,35 @@ class RunningServer:
     bot: FakeBot
     recognizer: FakeRecognizer
     http: RecordingHttpClient
+    thread: ServerThread
+
+    def drain(self) -> None:
+        self.thread.drain()
+
+    @property
+    def stopped(self) -> bool:
+        return self.thread.stopped
 
 
 @pytest.fixture
 def fake_server(tmp_path: Path) -> Callable[..., Any]:
     """`with fake_server(script=[...], **settings) as srv:` a server whose bot and STT are doubles."""
 
+    started = [0]
+
     @contextmanager
     def start(
-        script: list[str] | None = None, max_streams: int = 100, **overrides: Any
+        script: list[str] | None = None,
+        max_streams: int = 100,
+        bot: FakeBot | None = None,
+        **overrides: Any,
     ) -> Iterator[RunningServer]:
-        bot = FakeBot()
+        bot = bot or FakeBot()
         recognizer = FakeRecognizer(script or ["안녕하세요"], max_streams)
         http = RecordingHttpClient()
-        base = {"state_dir": tmp_path / "var", "agent_number": "+8215880000"}
+        started[0] += 1  # several servers in one test: a state folder each
+        state_dir = tmp_path / ("var" if started[0] == 1 else f"var-{started[0]}")
+        base = {"state_dir": state_dir, "agent_number": "+8215880000"}
         settings = dataclasses.replace(TelephonySettings(), **{**base, **overrides})
         config = Config(path=tmp_path / "callbot.yml")
 
@@ -59,6 +74,6 @@ def fake_server(tmp_path: Path) -> Callable[..., Any]:
 
         with ServerThread(factory) as server:
             assert server.services is not None
-            yield RunningServer(server.url, server.services, bot, recognizer, http)
+            yield RunningServer(server.url, server.services, bot, recognizer, http, server)
 
     return start

@@ -71,6 +71,50 @@ class FakeStream:
         return script[min(self.utterance, len(script) - 1)]
 
 
+class ToneStream(FakeStream):
+    """Like FakeStream, but an utterance's text is chosen by its tone's pitch (`ToneRecognizer.words`):
+    the same audio means the same words on any stream of any replica, as with a real recognizer."""
+
+    def __init__(self, owner: ToneRecognizer) -> None:
+        super().__init__(owner)  # type: ignore[arg-type]
+        self.tone = owner
+        self.heard: list[np.ndarray] = []
+
+    def accept(self, pcm16: bytes) -> list[Transcript]:
+        samples = np.frombuffer(pcm16, dtype="<i2").astype(np.float32)
+        for i in range(0, len(samples), 160):
+            frame = samples[i : i + 160]
+            if len(frame) and float(np.sqrt(np.mean(frame**2))) > 500:
+                self.heard.append(frame)
+        out = super().accept(pcm16)
+        if any(t.final for t in out):
+            self.heard = []
+        return out
+
+    def _text(self) -> str:
+        if not self.heard:
+            return ""
+        audio = np.concatenate(self.heard)
+        spectrum = np.abs(np.fft.rfft(audio * np.hanning(len(audio))))
+        pitch = float(np.fft.rfftfreq(len(audio), 1 / 8000)[int(np.argmax(spectrum))])
+        return self.tone.words[min(self.tone.words, key=lambda f: abs(f - pitch))]
+
+
+class ToneRecognizer:
+    """A recognizer double for tests across processes: tone pitch (Hz) -> words."""
+
+    def __init__(self, words: dict[int, str]) -> None:
+        self.words = words
+        self.script = [""]
+        self.active = 0
+        self.lock = threading.Lock()
+
+    def stream(self, sample_rate: int) -> ToneStream:
+        with self.lock:
+            self.active += 1
+        return ToneStream(self)
+
+
 class FakeRecognizer:
     def __init__(self, script: list[str], max_streams: int = 100) -> None:
         self.script = script
@@ -93,6 +137,7 @@ class FakeBot:
         self.version = "v1"
         self.events: list[Any] = []
         self.ended: list[str] = []
+        self.released: list[str] = []
 
     def new_session(self, call_id: str) -> dict[str, Any]:
         return {"call_id": call_id}
@@ -127,6 +172,15 @@ class FakeBot:
 
     async def end_session(self, session: Any) -> None:
         self.ended.append(session["call_id"])
+
+    def checkpoint(self, session: Any) -> None:
+        return None  # no dialogue state of its own to store
+
+    async def resume_session(self, call_id: str) -> dict[str, Any] | None:
+        return None
+
+    async def release_session(self, session: Any) -> None:
+        self.released.append(session["call_id"])
 
     async def reload(self) -> str:
         self.version = "v2"

@@ -34,9 +34,11 @@ def test_voice_webhook_signature_and_exact_twiml(fake_server) -> None:  # noqa: 
         ok = _signed_post(url, PARAMS)
         assert ok.status_code == 200 and ok.headers["content-type"].startswith("application/xml")
         stream_url, token = parse_connect_twiml(ok.text)
+        port = srv.url.rsplit(":", 1)[1]
         assert ok.text == (
-            '<?xml version="1.0" encoding="UTF-8"?><Response><Connect>'
-            f'<Stream url="ws://127.0.0.1:{srv.url.rsplit(":", 1)[1]}/twilio/stream">'
+            '<?xml version="1.0" encoding="UTF-8"?><Response>'
+            f'<Connect action="http://127.0.0.1:{port}/twilio/resume">'
+            f'<Stream url="ws://127.0.0.1:{port}/twilio/stream">'
             f'<Parameter name="token" value="{token}" /></Stream></Connect></Response>'
         )
         assert stream_url.endswith("/twilio/stream") and token.count(".") == 2

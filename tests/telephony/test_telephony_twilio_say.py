@@ -31,8 +31,9 @@ def test_say_update_then_new_stream_resumes_the_session(fake_server) -> None:  #
             async with websockets.connect(url) as ws1:
                 await ws1.send(_start("CAsay", token))
                 greeting = (await _request(srv.http, 1))["data"]["Twiml"]
+                resume = url.replace("ws://", "http://").replace("/twilio/stream", "/twilio/resume")
                 assert greeting.startswith(
-                    SAY + "안녕하세요. 무엇을 도와드릴까요?</Say><Connect><Stream url="
+                    SAY + f'안녕하세요. 무엇을 도와드릴까요?</Say><Connect action="{resume}"><Stream url='
                 )
                 await ws1.send(STOP)  # Twilio ends this stream to run the new TwiML
             stream_url, token2 = parse_connect_twiml(greeting)
