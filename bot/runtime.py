@@ -15,6 +15,7 @@ from typing import Any
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
 from bot import keypad, routing
+from bot.actions import ActionContext
 from bot.agents import (
     LoadedVersion,
     RasaThread,
@@ -60,11 +61,14 @@ class Bot:
         self._reload_lock = asyncio.Lock()
 
     @classmethod
-    async def load(cls, config: Config) -> Bot:
-        """Load the current model version and the sample's actions (Agent loading runs on a thread)."""
+    async def load(cls, config: Config, context: ActionContext | None = None) -> Bot:
+        """Load the current model version and the sample's actions (Agent loading runs on a thread).
+
+        `context` replaces the action services built from the config (conversation tests).
+        """
         settings = RuntimeSettings.from_config(config)
         routing_settings = RoutingSettings.from_config(config)
-        endpoint = await load_services(config, settings)
+        endpoint = await load_services(config, settings, context)
         bot = cls(settings, routing_settings, endpoint, default_thresholds(config))
         try:
             await bot.reload()

@@ -50,6 +50,9 @@ def _register() -> None:
     app.command("serve")(serve_cmd.serve)
     app.add_typer(calls_cmd.app, name="calls")
     app.command("simulate-call")(simulate_cmd.simulate_call)
+    from callbot.cli import test_cmd
+
+    app.add_typer(test_cmd.app, name="test")
 
 
 _register()

@@ -32,11 +32,13 @@ from .store import ActionAskStore, ActionStoreAnswer, ValidateStoreForm
 __all__ = ["create_actions"]
 
 
-def create_actions(context: Any, clock: Clock = seoul_now) -> list[Action]:
+def create_actions(context: Any, clock: Clock | None = None) -> list[Action]:
     """Every action of the sample, bound to `context` (a `bot.actions.ActionContext`).
 
-    `clock` returns the current time in Asia/Seoul; tests pass a fixed one.
+    `clock` returns the current time in Asia/Seoul: the argument, else the context's (conversation
+    tests set the day of their file), else the real clock.
     """
+    clock = clock or getattr(context, "clock", None) or seoul_now
     missing = [name for name in ("reservations", "stores") if getattr(context, name, None) is None]
     if missing:
         raise ValueError(
