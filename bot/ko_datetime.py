@@ -297,27 +297,25 @@ def _valid_count(n: int | None) -> int | None:
 
 _PHONE_RUN_RE = re.compile(r"[0-9공영일이삼사오육륙칠팔구][0-9공영일이삼사오육륙칠팔구\s\-.]*")
 _PHONE_OK_RE = re.compile(r"^0\d{8,10}$")
-_COPULA_RE = re.compile(r"(이)?(?:요|에요|예요|ㅂ니다|입니다)\s*[.?!]*\s*$")
-
-
-def _strip_copula(text: str) -> str:
-    """ "팔팔팔팔이요" -> "팔팔팔팔", but "이이이이요" -> "이이이이": after a vowel the 이 is the digit 2."""
-    m = _COPULA_RE.search(text)
-    if m is None:
-        return text
-    if m.group(1) and m.start() > 0 and not _has_final_consonant(text[m.start() - 1]):
-        return text[: m.start() + 1]  # keep the 이: it is a digit
-    return text[: m.start()]
+_COPULA_RE = re.compile(r"(?:(이)?(?:요|에요)|예요|입니다)\s*[.?!]*\s*$")
 
 
 _GROUP_JOINER_RE = re.compile(r"(?<=[0-9공영일이삼사오육륙칠팔구])에(?=\s|$)")
 
 
 def parse_phone(text: str) -> str | None:
-    """A Korean phone number as digits ("010-1234-5678", "공일공 일이삼사 오육칠팔" -> "01012345678")."""
+    """A Korean phone number as digits ("010-1234-5678", "공일공 일이삼사 오육칠팔" -> "01012345678").
+
+    "...일이일이요" may end in the digit 2 + 요 or in the copula 이요: the reading that gives a whole
+    mobile number (010 and 8 digits) wins."""
     if not isinstance(text, str):
         return None
-    body = _strip_copula(text.strip())
+    found = [d for body in _copula_readings(text.strip()) if (d := _phone_digits(body))]
+    mobile = [d for d in found if len(d) == 11 and d.startswith("01")]
+    return (mobile or found or [None])[0]
+
+
+def _phone_digits(body: str) -> str | None:
     body = _GROUP_JOINER_RE.sub(" ", body)  # "공일공에 팔팔팔팔에 구구구구": 에 only joins the groups
     for run in _PHONE_RUN_RE.findall(body):
         if typed := re.search(r"^.*\d", run):
@@ -326,6 +324,16 @@ def parse_phone(text: str) -> str | None:
         if _PHONE_OK_RE.match(digits):
             return digits
     return None
+
+
+def _copula_readings(text: str) -> list[str]:
+    """The text without its polite ending, both ways when a 이 before it may be a digit."""
+    m = _COPULA_RE.search(text)
+    if m is None:
+        return [text]
+    if m.group(1):
+        return [text[: m.start()], text[: m.start() + 1]]
+    return [text[: m.start()]]
 
 
 _NAME_PREFIX_RE = re.compile(
@@ -418,10 +426,12 @@ def _has_final_consonant(syllable: str) -> bool:
 
 
 def keyed_date(digits: str, now: dt.datetime) -> dt.date | None:
-    """A date keyed as MMDD ("1224"; "0105" next January): the next such day, or a recent past one."""
-    if not isinstance(digits, str) or not re.fullmatch(r"\d{4}", digits.strip()):
+    """A date keyed as MMDD or MDD ("1224"; "105" or "0105" next January): the next such day, or a
+    recent past one."""
+    if not isinstance(digits, str) or not re.fullmatch(r"\d{3,4}", digits.strip()):
         return None
-    month, day = int(digits[:2]), int(digits[2:])
+    digits = digits.strip()
+    month, day = int(digits[:-2]), int(digits[-2:])
     return _month_day(now.date(), month, day) if 1 <= month <= 12 else None
 
 

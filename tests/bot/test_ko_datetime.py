@@ -214,6 +214,16 @@ def test_no_phone(text: str) -> None:
     assert parse_phone(text) is None
 
 
+@pytest.mark.parametrize(
+    ("text", "digits"),
+    [("공일공 칠칠칠칠 이이이이요", "01077772222"), ("공일공 삼사삼사 일이일이입니다", "01034341212"),
+     ("공일공 팔팔팔팔 일일일일이요", "01088881111"), ("공일공 구팔칠육 오사삼이입니다", "01098765432"),
+     ("공일공 일이일이 일이일이요", "01012121212")],  # 일이요: the digit 2 + 요, as 11 digits tell
+)  # fmt: skip
+def test_the_digit_two_before_a_polite_ending_is_kept(text: str, digits: str) -> None:
+    assert parse_phone(text) == digits
+
+
 def test_landline_phone() -> None:
     assert parse_phone("02-123-4567") == "021234567"
 
@@ -247,6 +257,7 @@ def test_keyed_date_and_time() -> None:
 
     assert keyed_date("1224", NOW) == D(2026, 12, 24)
     assert keyed_date("0105", NOW) == D(2027, 1, 5)
+    assert keyed_date("105", NOW) == D(2027, 1, 5)
     assert keyed_date("1345", NOW) is None and keyed_date("12", NOW) is None
     assert keyed_time("1930") == T(19, 30) and keyed_time("730") == T(7, 30)
     assert keyed_time("2560") is None and keyed_time("19") is None
