@@ -75,6 +75,7 @@ class RoutingSettings:
     handoff_after_failures: int = 3
     # keyed as digits then `#` (a phone number may start with 0); float slots are numbers anyway
     number_slots: tuple[str, ...] = ("phone",)
+    zero_first_slots: tuple[str, ...] = ("phone",)  # numbers that begin with 0: there 0 is no handoff
     # Slots whose value, said in one domain, every other domain receives ("the store already given").
     shared_slots: tuple[str, ...] = ()
     texts: Texts = field(default_factory=Texts)
@@ -102,6 +103,7 @@ class RoutingSettings:
             keypad_after_failures=r.int("keypad_after_failures", d.keypad_after_failures, min=1),
             handoff_after_failures=r.int("handoff_after_failures", d.handoff_after_failures, min=1),
             number_slots=tuple(r.str_list("dtmf_number_slots", list(d.number_slots))),
+            zero_first_slots=tuple(r.str_list("dtmf_zero_first_slots", list(d.zero_first_slots))),
             shared_slots=tuple(r.str_list("shared_slots", list(d.shared_slots))),
             texts=Texts(**{k: v for k, v in texts.items() if k in known_texts and isinstance(v, str)}),
         )

@@ -387,6 +387,7 @@ class Bot(FormTurns):
             sticky_domain=sticky,
             numeric_slot=session.numeric_slot,
             menu=menu,
+            zero_first=session.requested_slot in self.routing.zero_first_slots,
         )
         session.digits = result.buffer
         step, texts = result.step, self.routing.texts

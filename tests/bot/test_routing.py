@@ -125,11 +125,12 @@ def test_clarify_and_keypad_texts_come_from_domain_labels():
     assert clarify_text(["store", "common"], custom) == "지점?"
 
 
-def key(digit, buffer="", menu_offered=False, sticky=None, numeric=False):
+def key(digit, buffer="", menu_offered=False, sticky=None, numeric=False, zero_first=False):
     menu = menu_domains(DOMAINS, SETTINGS)
     return route_digit(
-        digit, buffer=buffer, menu_offered=menu_offered, sticky_domain=sticky, numeric_slot=numeric, menu=menu
-    )
+        digit, buffer=buffer, menu_offered=menu_offered, sticky_domain=sticky, numeric_slot=numeric, menu=menu,
+        zero_first=zero_first,
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize("state", [{}, {"menu_offered": True}, {"sticky": "reservation"}])
@@ -137,11 +138,13 @@ def test_zero_is_handoff_anywhere(state):
     assert key("0", **state).step is KeyStep.HANDOFF
 
 
-def test_a_number_asked_may_start_with_zero_and_zero_hash_is_the_person():
-    first = key("0", sticky="reservation", numeric=True)  # 010...: a phone number
+def test_a_phone_number_starts_with_zero_and_zero_hash_is_the_person():
+    first = key("0", sticky="reservation", numeric=True, zero_first=True)  # 010...: a phone number
     assert (first.step, first.buffer) == (KeyStep.BUFFER, "0")
     assert key("1", buffer="0", sticky="reservation", numeric=True).buffer == "01"
     assert key("#", buffer="0", sticky="reservation", numeric=True).step is KeyStep.HANDOFF
+    # other numbers (a date as MMDD, a count) never start with 0: there 0 is the person
+    assert key("0", sticky="reservation", numeric=True).step is KeyStep.HANDOFF
 
 
 def test_after_the_menu_digits_pick_domains_in_order():
