@@ -67,9 +67,9 @@ class FormTurns:
             common == routing.GOODBYE and after.loop is None and after.slots == before.slots
         ):
             reply = replace(reply, action=BotAction.HANGUP)
-        if not answered and common != routing.REPEAT:
+        if not answered:
             reply = self._count_miss(models, session, domain, before, after, reply)
-        return self._resume(models, session, reply)
+        return await self._resume(models, session, reply)
 
     async def _digression(
         self: Any, models: LoadedVersion, session: DialogueSession, sticky: str, text: str
@@ -139,8 +139,11 @@ class FormTurns:
                 return _joined(reply, hint)
         return reply
 
-    def _resume(self: Any, models: LoadedVersion, session: DialogueSession, reply: BotReply) -> BotReply:
-        """After a digression's own form ended, the form it interrupted asks its question again."""
+    async def _resume(
+        self: Any, models: LoadedVersion, session: DialogueSession, reply: BotReply
+    ) -> BotReply:
+        """After a digression's own form ended, the form it interrupted asks its question again, or
+        takes the answer the caller already gave there ("어느 매장이요?" "강남점": the store)."""
         waiting, prompt = session.suspended_domain, session.suspended_prompt
         if session.sticky_domain is not None or waiting is None:
             return reply
@@ -150,6 +153,11 @@ class FormTurns:
             return reply
         self._update_sticky(models, session, waiting, tracker)
         session.form_prompt = prompt or session.form_prompt
+        asked = tracker.get_slot("requested_slot")
+        given = session.shared_slots.get(asked) if asked in self.routing.shared_slots else None
+        if given is not None:
+            answer = await self._form_turn(models, session, waiting, str(given), None, None, 1.0)
+            return _joined(reply, answer.text)
         return _joined(reply, prompt) if prompt else reply
 
     def _not_thrice(self: Any, session: DialogueSession, reply: BotReply) -> BotReply:
