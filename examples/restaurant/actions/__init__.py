@@ -1,8 +1,8 @@
 """Custom actions of the bundled restaurant sample (reservations and store answers).
 
 The runtime imports this package from `bot.actions_dir` and calls `create_actions(context)`; every
-action receives the context (reservation store, store directory, config) in its constructor and keeps
-no global state.
+action receives the context (reservation store, store directory, config, clock) in its constructor and
+keeps no global state.
 """
 
 from __future__ import annotations
@@ -11,19 +11,21 @@ from typing import Any
 
 from rasa_sdk import Action
 
-from .change_cancel import (
+from .common import Clock, seoul_now
+from .manage import (
+    ActionAskCancelConfirmed,
+    ActionAskChangeConfirmed,
     ActionCancelReservation,
     ActionChangeReservation,
-    ActionConfirmCancel,
-    ActionConfirmChange,
-    ActionKeepReservation,
+    ActionTellReservation,
     ValidateCancelForm,
     ValidateChangeForm,
+    ValidateCheckForm,
 )
-from .common import Clock, seoul_now
 from .reservation import (
-    ActionConfirmReservation,
-    ActionCorrectReservation,
+    ActionAskConfirmed,
+    ActionAskTime,
+    ActionStopReservation,
     ActionSubmitReservation,
     ValidateReservationForm,
 )
@@ -46,12 +48,14 @@ def create_actions(context: Any, clock: Clock | None = None) -> list[Action]:
             "(set bot.stores_file to the sample's stores.csv)"
         )
     timed = [
-        ValidateReservationForm, ActionConfirmReservation, ActionCorrectReservation, ActionSubmitReservation,
-        ValidateChangeForm, ValidateCancelForm, ActionConfirmChange, ActionChangeReservation,
-        ActionConfirmCancel, ActionCancelReservation, ActionKeepReservation,
+        ValidateReservationForm, ActionAskConfirmed, ActionSubmitReservation,
+        ValidateChangeForm, ValidateCancelForm, ValidateCheckForm, ActionAskChangeConfirmed,
+        ActionAskCancelConfirmed, ActionChangeReservation, ActionCancelReservation, ActionTellReservation,
     ]  # fmt: skip
     return [
         *(cls(context, clock) for cls in timed),
+        ActionAskTime(),
+        ActionStopReservation(),
         ValidateStoreForm(context),
         ActionAskStore(context),
         ActionStoreAnswer(context),
