@@ -129,7 +129,7 @@ def load_suite(path: Path) -> Suite:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise ConversationSpecError(f"{path}: cannot read: {exc}") from exc
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:  # PyYAML raises ValueError for dates like 2026-13-40
         raise ConversationSpecError(f"{path}: invalid YAML: {exc}") from exc
     errors = _Errors(path)
     suite = _suite(path, data, errors)
