@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -49,6 +50,7 @@ def conversations(
     if not getattr(ctx.find_root().obj, "verbose", False):
         logging.getLogger().setLevel(logging.WARNING)  # per-turn log lines would bury the results
         logging.getLogger("tensorflow").setLevel(logging.ERROR)  # graph retracing notes
+        warnings.simplefilter("ignore")  # Rasa's and its dependencies' deprecation notes
     with user_errors(ConversationSpecError, ModelNotFoundError, ModelLoadError, ActionLoadError):
         suites = load_suites(paths)
         total = selected(suites, tags or ())
