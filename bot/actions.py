@@ -13,6 +13,7 @@ import importlib.util
 import json
 import logging
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,8 @@ from rasa_sdk.interfaces import ActionExecutionRejection, ActionNotFoundExceptio
 from callbot.config import Config
 
 if TYPE_CHECKING:
+    import datetime as dt
+
     from bot.reservations import ReservationStore
     from bot.stores import StoreDirectory
 
@@ -39,11 +42,16 @@ class ActionLoadError(Exception):
 
 @dataclass(frozen=True)
 class ActionContext:
-    """The services custom actions may use, built once by the runtime from the configuration."""
+    """The services custom actions may use, built once by the runtime from the configuration.
+
+    `clock` returns the current local time for actions that resolve "내일" or check opening hours;
+    None means the real clock (conversation tests pass the day their file is written for).
+    """
 
     config: Config
     reservations: ReservationStore | None = None
     stores: StoreDirectory | None = None
+    clock: Callable[[], dt.datetime] | None = None
 
 
 def import_actions_package(folder: Path) -> Any:

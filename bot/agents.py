@@ -186,14 +186,20 @@ async def load_version(
     )
 
 
-async def load_services(config: Config, settings: RuntimeSettings) -> InProcessActionEndpoint:
-    """Build the action context (reservation store, store directory) and the in-process endpoint."""
+async def load_services(
+    config: Config, settings: RuntimeSettings, context: ActionContext | None = None
+) -> InProcessActionEndpoint:
+    """Build the action context (reservation store, store directory) and the in-process endpoint.
+
+    A given `context` is used as it is (conversation tests bring their own store and clock).
+    """
     from bot.reservations import ReservationStore
     from bot.stores import StoreDirectory
 
-    stores = StoreDirectory.from_csv(settings.stores_file) if settings.stores_file else None
-    reservations = ReservationStore(settings.database_url)
-    context = ActionContext(config=config, reservations=reservations, stores=stores)
+    if context is None:
+        stores = StoreDirectory.from_csv(settings.stores_file) if settings.stores_file else None
+        reservations = ReservationStore(settings.database_url)
+        context = ActionContext(config=config, reservations=reservations, stores=stores)
     actions = await asyncio.to_thread(load_actions, settings.actions_dir, context)
     endpoint = InProcessActionEndpoint(build_executor(actions))
     logger.info("bot.runtime.actions count=%d names=%s", len(actions), ",".join(endpoint.action_names))

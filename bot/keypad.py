@@ -1,6 +1,7 @@
 """Keypad (DTMF) rules: what one pressed key means in the current dialogue state. Pure functions.
 
-- `0` asks for a person anywhere (unless it is part of a number being keyed).
+- `0` asks for a person anywhere, except while a form asks for a number that begins with 0 (a phone
+  number): then it starts the number, and `0` then `#` asks for the person.
 - `*` repeats the last reply and clears a half-keyed number.
 - After the keypad menu was offered, `1`..`9` pick a domain in menu order.
 - Inside a domain's form, `1` = 네 and `2` = 아니요; when the form asks for a number (or digits are
@@ -45,11 +46,14 @@ def route_digit(
     sticky_domain: str | None,
     numeric_slot: bool,
     menu: Sequence[str],
+    zero_first: bool = False,
 ) -> KeyResult:
     """Interpret one key. `menu` lists the domains of keys 1..n; `buffer` holds digits keyed so far."""
     if digit == "*":
         return KeyResult(KeyStep.REPEAT)
     if digit == "#":
+        if buffer == "0":
+            return KeyResult(KeyStep.HANDOFF)
         if buffer:
             return KeyResult(KeyStep.NUMBER, number=buffer)
         return KeyResult(KeyStep.IGNORE)
@@ -57,11 +61,11 @@ def route_digit(
         return KeyResult(KeyStep.IGNORE, buffer=buffer)
     if buffer:
         return KeyResult(KeyStep.BUFFER, buffer=(buffer + digit)[:MAX_DIGITS])
+    if sticky_domain is not None and numeric_slot and (digit != "0" or zero_first):
+        return KeyResult(KeyStep.BUFFER, buffer=digit)
     if digit == "0":
         return KeyResult(KeyStep.HANDOFF)
     if sticky_domain is not None:
-        if numeric_slot:
-            return KeyResult(KeyStep.BUFFER, buffer=digit)
         if digit == "1":
             return KeyResult(KeyStep.AFFIRM, domain=sticky_domain)
         if digit == "2":

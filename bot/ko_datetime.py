@@ -86,8 +86,11 @@ def spoken_digits(text: str) -> str:
 # Dates and times
 
 _WEEKDAYS = {"월": 0, "화": 1, "수": 2, "목": 3, "금": 4, "토": 5, "일": 6}
-_RELATIVE_DAYS = (("내일모레", 2), ("내일 모레", 2), ("오늘", 0), ("금일", 0), ("내일", 1), ("명일", 1),
-                  ("모레", 2), ("글피", 3))  # fmt: skip
+_RELATIVE_DAYS = (("내일모레", 2), ("내일 모레", 2), ("낼모레", 2), ("오늘", 0), ("금일", 0), ("내일", 1),
+                  ("명일", 1), ("모레", 2), ("글피", 3), ("그저께", -2), ("엊그제", -2), ("그제", -2),
+                  ("어제", -1))  # fmt: skip
+# "낼" (내일) as a word of its own, not the verb stem in 보낼게요 / 낼게요.
+_TOMORROW_SHORT_RE = re.compile(r"(?<![가-힣])낼(?![게께])")
 _AM_WORDS = ("오전", "아침", "새벽")
 _PM_WORDS = ("오후", "저녁", "밤")
 _PERIODS = {"아침": "morning", "점심": "lunch", "낮": "afternoon", "오후": "afternoon", "저녁": "dinner",
@@ -97,7 +100,8 @@ _PERIODS = {"아침": "morning", "점심": "lunch", "낮": "afternoon", "오후"
 _NAMED_DAYS = (("크리스마스 이브", (12, 24)), ("크리스마스이브", (12, 24)), ("크리스마스", (12, 25)),
                ("성탄절", (12, 25)), ("화이트데이", (3, 14)), ("발렌타인데이", (2, 14)), ("밸런타인데이", (2, 14)))  # fmt: skip
 _WEEKEND_RE = re.compile(r"(이번|다음)?\s*주말")
-_WEEKDAY_RE = re.compile(r"(?:(이번|다음|다다음)\s*주\s*)?([월화수목금토일])요일")
+_WEEKDAY_RE = re.compile(r"(?:(이번|다음|다다음|담|다담)\s*주\s*)?([월화수목금토일])(?:요일|욜)")
+_WEEK_WORDS = {"담": "다음", "다담": "다다음"}  # spoken short forms: 담주 토욜 = 다음 주 토요일
 _MONTH_DAY_RE = re.compile(rf"(?:({NUM})\s*월\s*)({NUM})\s*일(?!요)")
 _DAY_RE = re.compile(rf"(?:(이번|다음)\s*달\s*)?({NUM})\s*일(?!요)")
 _CLOCK_RE = re.compile(r"(?<!\d)([01]?\d|2[0-4])\s*:\s*([0-5]\d)(?!\d)")
@@ -130,15 +134,20 @@ def parse_when(text: str, now: dt.datetime) -> When | None:
 
 
 def parse_date(text: str, now: dt.datetime) -> dt.date | None:
-    """A calendar date: 오늘/내일/모레, (이번|다음) 주 X요일, 주말, 크리스마스, M월 D일, (다음 달) D일."""
+    """A calendar date: 오늘/내일(낼)/모레, 어제, (이번|다음|담) 주 X요일(X욜), 주말, 크리스마스, M월 D일,
+    (다음 달) D일. Past days (어제, a month-day of the last two months) are returned as they are, so
+    the caller can be told that the day has passed."""
     if not isinstance(text, str):
         return None
     today = now.date()
     for word, offset in _RELATIVE_DAYS:
         if word in text:
             return today + dt.timedelta(days=offset)
+    if _TOMORROW_SHORT_RE.search(text):
+        return today + dt.timedelta(days=1)
     if m := _WEEKDAY_RE.search(text):
-        return _weekday_date(today, m.group(1), _WEEKDAYS[m.group(2)])
+        which = _WEEK_WORDS.get(m.group(1) or "", m.group(1))
+        return _weekday_date(today, which, _WEEKDAYS[m.group(2)])
     for word, (month, day) in _NAMED_DAYS:
         if word in text:
             return _month_day(today, month, day)
@@ -162,6 +171,9 @@ def _weekday_date(today: dt.date, which: str | None, weekday: int) -> dt.date:
     return today + dt.timedelta(days=(weekday - today.weekday()) % 7)
 
 
+RECENT_PAST_DAYS = 62  # "11월 30일" said on 2 December is that past day, not next year's
+
+
 def _month_day(today: dt.date, month: int | None, day: int | None) -> dt.date | None:
     if month is None or day is None:
         return None
@@ -170,7 +182,7 @@ def _month_day(today: dt.date, month: int | None, day: int | None) -> dt.date | 
             candidate = dt.date(year, month, day)
         except ValueError:
             return None
-        if candidate >= today:
+        if candidate >= today or (year == today.year and (today - candidate).days <= RECENT_PAST_DAYS):
             return candidate
     return None
 
@@ -236,13 +248,16 @@ def _clock(hour: int, minute: int) -> dt.time | None:
 MAX_PARTY = 100
 _TIME_PART_RE = re.compile(rf"{NUM}\s*시(?:\s*{NUM}\s*분|\s*반)?|\d{{1,2}}\s*:\s*\d{{2}}")
 _COUNT_RE = re.compile(rf"({NUM})\s*(?:명|분|인|사람)")
-_GROUP_RE = re.compile(rf"(?:성인|어른|대인|아이|애기|아기|어린이|유아|소인|학생)\s*({NUM})")
-_ENDINGS_RE = re.compile(r"\s*(?:이요|요|입니다|이에요|예요|이고요|이랑)?\s*[.?!~]*\s*$")
+_GROUP_RE = re.compile(
+    rf"(?:성인|어른|대인|아이|애기|아기|애들|애|어린이|유아|소인|학생)(?:은|는|이|가)?\s*({NUM})(?:\s*(?:명|분))?"
+)
+_ENDINGS_RE = re.compile(r"\s*(?:이서요|이서|이요|요|입니다|이에요|예요|이고요|이랑)?\s*[.?!~]*\s*$")
+_ALONE_RE = re.compile(r"혼자|한\s*사람")
 _STANDALONE_NATIVE = {w for w in _NATIVE_UNITS if w not in ("한", "두", "세", "석", "서", "네", "너")}
 
 
 def parse_count(text: str) -> int | None:
-    """Number of people: "다섯 명", "4인", "두 분", "성인 둘 아이 하나" (3), a bare "4" or "다섯이요"."""
+    """Number of people: "다섯 명", "4인", "두 분", "어른 둘 애 하나" (3), "혼자요" (1), a bare "4" or "다섯이요"."""
     if not isinstance(text, str):
         return None
     rest = _TIME_PART_RE.sub(" ", text)
@@ -255,6 +270,12 @@ def parse_count(text: str) -> int | None:
     bare = _ENDINGS_RE.sub("", text.strip())
     if bare.isdigit() or bare in _STANDALONE_NATIVE or _is_native_standalone(bare):
         return _valid_count(korean_int(bare))
+    if _ALONE_RE.search(rest):
+        return 1
+    # "명동점 금요일 저녁 7시 셋": a native count word closing the sentence
+    last = _ENDINGS_RE.sub("", rest.strip()).split()
+    if len(last) > 1 and (last[-1] in _STANDALONE_NATIVE or _is_native_standalone(last[-1])):
+        return _valid_count(korean_int(last[-1]))
     return None
 
 
@@ -276,13 +297,26 @@ def _valid_count(n: int | None) -> int | None:
 
 _PHONE_RUN_RE = re.compile(r"[0-9공영일이삼사오육륙칠팔구][0-9공영일이삼사오육륙칠팔구\s\-.]*")
 _PHONE_OK_RE = re.compile(r"^0\d{8,10}$")
+_COPULA_RE = re.compile(r"(?:(이)?(?:요|에요)|예요|입니다)\s*[.?!]*\s*$")
+
+
+_GROUP_JOINER_RE = re.compile(r"(?<=[0-9공영일이삼사오육륙칠팔구])에(?=\s|$)")
 
 
 def parse_phone(text: str) -> str | None:
-    """A Korean phone number as digits ("010-1234-5678", "공일공 일이삼사 오육칠팔" -> "01012345678")."""
+    """A Korean phone number as digits ("010-1234-5678", "공일공 일이삼사 오육칠팔" -> "01012345678").
+
+    "...일이일이요" may end in the digit 2 + 요 or in the copula 이요: the reading that gives a whole
+    mobile number (010 and 8 digits) wins."""
     if not isinstance(text, str):
         return None
-    body = re.sub(r"(?:이요|이에요|입니다|요)\s*[.?!]*\s*$", "", text.strip())
+    found = [d for body in _copula_readings(text.strip()) if (d := _phone_digits(body))]
+    mobile = [d for d in found if len(d) == 11 and d.startswith("01")]
+    return (mobile or found or [None])[0]
+
+
+def _phone_digits(body: str) -> str | None:
+    body = _GROUP_JOINER_RE.sub(" ", body)  # "공일공에 팔팔팔팔에 구구구구": 에 only joins the groups
     for run in _PHONE_RUN_RE.findall(body):
         if typed := re.search(r"^.*\d", run):
             run = typed.group(0)  # "010-2345-6789이고": the 이 after typed digits is a particle
@@ -292,26 +326,48 @@ def parse_phone(text: str) -> str | None:
     return None
 
 
+def _copula_readings(text: str) -> list[str]:
+    """The text without its polite ending, both ways when a 이 before it may be a digit."""
+    m = _COPULA_RE.search(text)
+    if m is None:
+        return [text]
+    if m.group(1):
+        return [text[: m.start()], text[: m.start() + 1]]
+    return [text[: m.start()]]
+
+
 _NAME_PREFIX_RE = re.compile(
-    r"^(?:(?:제|저의|예약자|예약자분)\s*)?(?:이름은|이름이|성함은|명의는|저는|전|예약자는)\s*"
-)
+    r"^(?:(?:제|저의|예약자|예약자분)\s*)?(?:(?:이름은|이름이|성함은|명의는|저는|예약자는)\s*|전\s+)"
+)  # "전 김철수예요" (= 저는), but "전지현" is a name
 _NAME_SUFFIX_RE = re.compile(
     r"\s*(?:이라고\s*합니다|라고\s*합니다|이라고\s*해요|라고\s*해요|입니다|이에요|예요|이고요|요)?\s*[.?!~]*\s*$"
 )
 _NAME_RE = re.compile(r"^[가-힣]{2,5}$")
 
 
-def parse_name(text: str) -> str | None:
-    """A person's name from "김철수요", "이름은 박민지입니다", "김 철수"; None for anything else."""
+def parse_name(text: str, *, surname: bool = True) -> str | None:
+    """A person's name from "김철수요", "이름은 박민지입니다", "김 철수"; None for anything else.
+
+    With `surname=False` a two- or three-syllable given name ("철수요") is accepted too: callers
+    answer "성함이요?" that way, and the caller of this parser checks the word is a name.
+    """
     if not isinstance(text, str):
         return None
+    body = name_body(text)
+    if not _NAME_RE.match(body) or body in _NOT_NAMES:
+        return None
+    if _has_surname(body) or (not surname and len(body) <= 3):
+        return body
+    return None
+
+
+def name_body(text: str) -> str:
+    """What is left of an answer to "성함이요?" without its frame: "제 이름은 김철수예요" -> "김철수"."""
     body = _NAME_SUFFIX_RE.sub("", _NAME_PREFIX_RE.sub("", text.strip()))
     body = re.sub(r"\s+", "", body)
     # "최지훈이요": after a final consonant the 이 is the copula, not part of the name.
     if len(body) >= 3 and body.endswith("이") and _has_final_consonant(body[-2]):
         body = body[:-1]
-    if not _NAME_RE.match(body) or body in _NOT_NAMES or not _has_surname(body):
-        return None
     return body
 
 
@@ -329,8 +385,9 @@ def _has_surname(body: str) -> bool:
     return body.startswith(_SURNAMES_2) or (body[0] in _SURNAMES_1 and len(body) <= 4)
 
 
+# A lookahead, so that overlapping introductions are all tried: "예약자 이름은 정해인입니다".
 _NAME_IN_SENTENCE_RE = re.compile(
-    r"(?:이름은|이름이|성함은|예약자명은?|예약자는?|명의는)\s*([가-힣]{2,4}?)(?:이고|이구요|입니다|이에요|예요|이요|으로|로|요|[,.\s]|$)"
+    r"(?=(?:이름은|이름이|성함은|예약자명은?|예약자는?|명의는)\s*([가-힣]{2,4}?)(?:이고|이구요|입니다|이에요|예요|이요|으로|로|요|고(?=[,\s]|$)|[,.\s]|$))"
 )
 
 
@@ -338,8 +395,10 @@ def find_name(text: str) -> str | None:
     """A name introduced inside a longer sentence: "... 이름은 김지훈입니다", "예약자 박민호, 010..."."""
     if not isinstance(text, str):
         return None
-    m = _NAME_IN_SENTENCE_RE.search(text)
-    return parse_name(m.group(1)) if m else None
+    for m in _NAME_IN_SENTENCE_RE.finditer(text):
+        if name := parse_name(m.group(1)):
+            return name
+    return None
 
 
 # Answers that look like a short Hangul word but are not a name.
@@ -360,6 +419,28 @@ _NOT_NAMES = {
 def _has_final_consonant(syllable: str) -> bool:
     code = ord(syllable) - 0xAC00
     return 0 <= code < 11172 and code % 28 != 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Values keyed on the phone's keypad
+
+
+def keyed_date(digits: str, now: dt.datetime) -> dt.date | None:
+    """A date keyed as MMDD or MDD ("1224"; "105" or "0105" next January): the next such day, or a
+    recent past one."""
+    if not isinstance(digits, str) or not re.fullmatch(r"\d{3,4}", digits.strip()):
+        return None
+    digits = digits.strip()
+    month, day = int(digits[:-2]), int(digits[-2:])
+    return _month_day(now.date(), month, day) if 1 <= month <= 12 else None
+
+
+def keyed_time(digits: str) -> dt.time | None:
+    """A time keyed as HHMM on a 24-hour clock ("1930" = 19:30, "730" = 07:30)."""
+    if not isinstance(digits, str) or not re.fullmatch(r"\d{3,4}", digits.strip()):
+        return None
+    digits = digits.strip()
+    return _clock(int(digits[:-2]), int(digits[-2:]))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """Routing rules of the dialogue runtime: pure functions over the session state and the parses.
 
 A caller's text goes to one domain's Rasa model. While a domain's form is active that domain is
-sticky (its own model also knows the common intents, so "네" stays inside a reservation). Otherwise the
-router picks the domain. The accept/reject rule itself is `bot.nlu.decision.decide`; this module turns
+sticky (its own model also knows the common intents, so "네" stays inside a reservation) and its form
+judges every turn; what the form hands back (`bot.forms`) may go to another domain as a digression.
+Otherwise the router picks the domain. The accept/reject rule itself is `bot.nlu.decision.decide`; this module turns
 its `Decision` into what the runtime does next, and escalates repeated failures: re-ask, clarify with
 the domain names, offer the keypad menu, hand over to a person.
 """
@@ -25,6 +26,7 @@ DEFAULT_LABELS = {
 }
 # Common intents (without the `<common>_` prefix) the runtime gives a meaning of its own.
 AGENT, REPEAT, GOODBYE, AFFIRM, DENY = "agent", "repeat", "goodbye", "affirm", "deny"
+OUT_OF_SCOPE_NAME = "out_of_scope"
 
 
 class Step(StrEnum):
@@ -59,6 +61,7 @@ class Texts:
     greeting: str = "안녕하세요, 무엇을 도와드릴까요?"
     nothing_to_repeat: str = "무엇을 도와드릴까요?"
     error: str = "죄송합니다. 잠시 문제가 생겨 상담원에게 연결해 드리겠습니다."
+    still_there: str = "여보세요? {prompt}"  # silence while a form waits for an answer
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,9 @@ class RoutingSettings:
     handoff_after_failures: int = 3
     # keyed as digits then `#` (a phone number may start with 0); float slots are numbers anyway
     number_slots: tuple[str, ...] = ("phone",)
+    zero_first_slots: tuple[str, ...] = ("phone",)  # numbers that begin with 0: there 0 is no handoff
+    # Slots whose value, said in one domain, every other domain receives ("the store already given").
+    shared_slots: tuple[str, ...] = ()
     texts: Texts = field(default_factory=Texts)
 
     @classmethod
@@ -97,6 +103,8 @@ class RoutingSettings:
             keypad_after_failures=r.int("keypad_after_failures", d.keypad_after_failures, min=1),
             handoff_after_failures=r.int("handoff_after_failures", d.handoff_after_failures, min=1),
             number_slots=tuple(r.str_list("dtmf_number_slots", list(d.number_slots))),
+            zero_first_slots=tuple(r.str_list("dtmf_zero_first_slots", list(d.zero_first_slots))),
+            shared_slots=tuple(r.str_list("shared_slots", list(d.shared_slots))),
             texts=Texts(**{k: v for k, v in texts.items() if k in known_texts and isinstance(v, str)}),
         )
         r.done()
@@ -136,38 +144,33 @@ def common_name(intent: str | None, settings: RoutingSettings) -> str | None:
     return None
 
 
-# Inside a form, out-of-scope below this confidence is more likely an answer the models cannot read
-# (a name, a number) than chit-chat.
-STICKY_REFUSAL_CONFIDENCE = 0.6
-
-
 def plan_text(decision: Decision, sticky_domain: str | None, settings: RoutingSettings) -> Plan:
     """Decide what happens with a parsed text turn.
 
-    Inside a sticky domain everything except agent/repeat/goodbye and confident out-of-scope goes to
-    that domain's form, even low-confidence text ("7시요", "김민수요"): names and numbers look like
-    nothing the models know, so the form's slot mappings and validation judge the value, and re-ask.
+    Inside a sticky domain everything but a request for a person goes to that domain's form, even
+    out-of-scope or low-confidence text ("김민수요", "공일공 일이삼사..."): names and numbers look like
+    nothing the models know, so the form judges whether the words answer its question. What does not
+    (chit-chat, "주차 돼?", "다시 말해 주세요", a farewell) the domain's rules answer, or hand back to
+    the runtime (`bot.forms`), which falls back to the usual refusal, repeat or goodbye.
     """
     domain = sticky_domain or decision.domain
 
     def plan(step: Step, where: str | None = domain) -> Plan:
         return Plan(step, where, decision.intent, decision.confidence)
 
-    if decision.rejected and decision.reason == OUT_OF_SCOPE:
-        if sticky_domain and decision.confidence < STICKY_REFUSAL_CONFIDENCE:
-            return plan(Step.DIALOGUE)
-        return plan(Step.REFUSE)
     common = common_name(decision.intent, settings)
+    if sticky_domain:
+        return plan(Step.HANDOFF) if common == AGENT and not decision.rejected else plan(Step.DIALOGUE)
+    if decision.rejected and decision.reason == OUT_OF_SCOPE:
+        return plan(Step.REFUSE)
     if decision.rejected:
-        return plan(Step.DIALOGUE) if sticky_domain else plan(Step.NOT_UNDERSTOOD)
+        return plan(Step.NOT_UNDERSTOOD)
     if common == AGENT:
         return plan(Step.HANDOFF)
     if common == REPEAT:
         return plan(Step.REPEAT)
     if common == GOODBYE:
         return plan(Step.COMMON, settings.common_domain)
-    if sticky_domain:
-        return plan(Step.DIALOGUE)
     if common is not None or domain == settings.common_domain:
         return plan(Step.COMMON, settings.common_domain)
     return plan(Step.DIALOGUE)

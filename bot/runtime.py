@@ -15,6 +15,7 @@ from typing import Any
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
 from bot import keypad, routing
+from bot.actions import ActionContext
 from bot.agents import (
     LoadedVersion,
     RasaThread,
@@ -26,6 +27,8 @@ from bot.agents import (
     slot_values,
 )
 from bot.dialogue_state import DialogueState, StateSnapshot
+from bot.form_turns import FormTurns
+from bot.forms import payloads, share_slots
 from bot.nlu.decision import Thresholds, decide, with_intent
 from bot.routing import Escalation, Plan, RoutingSettings, Step
 from bot.session import DialogueSession
@@ -38,7 +41,7 @@ Event = UserText | Dtmf | Silence
 RETIRE_AFTER_SECONDS = 30.0  # a replaced version's thread outlives any turn that started on it
 
 
-class Bot:
+class Bot(FormTurns):
     """Every domain's Rasa Agent, loaded once, answering the turns of many concurrent calls."""
 
     def __init__(
@@ -62,14 +65,17 @@ class Bot:
         self._reload_lock = asyncio.Lock()
 
     @classmethod
-    async def load(cls, config: Config, state: DialogueState | None = None) -> Bot:
+    async def load(
+        cls, config: Config, state: DialogueState | None = None, context: ActionContext | None = None
+    ) -> Bot:
         """Load the current model version and the sample's actions (Agent loading runs on a thread).
 
         `state`: shared dialogue state for several replicas (`callbot serve`); in-process by default.
+        `context` replaces the action services built from the config (conversation tests).
         """
         settings = RuntimeSettings.from_config(config)
         routing_settings = RoutingSettings.from_config(config)
-        endpoint = await load_services(config, settings)
+        endpoint = await load_services(config, settings, context)
         bot = cls(settings, routing_settings, endpoint, default_thresholds(config), state)
         try:
             await bot.reload()
@@ -121,8 +127,12 @@ class Bot:
                     reply = await self._digit(models, session, event.digit)
                 elif isinstance(event, UserText) and event.text.strip():
                     reply = await models.rasa.run(self._text(models, session, event.text.strip()))
+                elif session.sticky_domain and session.form_prompt:  # silence while a form waits
+                    prompt = self.routing.texts.still_there.format(prompt=session.form_prompt)
+                    reply = BotReply(text=prompt, domain=session.sticky_domain)
                 else:  # Silence, or recognized nothing
                     reply = self._not_understood(models, session, None, 0.0)
+                reply = self._not_thrice(session, reply)
             except Exception:  # one broken turn hands this call to a person; other calls go on
                 logger.exception("bot.turn.failed call=%s event=%r", session.call_id, event)
                 reply = self._fixed(self.routing.texts.error, None, None, 0.0, BotAction.HANDOFF)
@@ -217,7 +227,11 @@ class Bot:
         target = routing.parse_domain(session.sticky_domain, session.focus_domain)
         target = target if target in models.agents else None
         session.focus_domain = None
-        if target is not None:
+        asked = session.answer_domain if session.answer_domain in models.agents else None
+        own = await self._own_answer(models, asked, text) if target is None and asked else None
+        if own is not None:  # "그거 취소해 줘" after "변경이나 취소가 필요하시면 말씀해 주세요"
+            target, router_parse, domain_parse = asked, None, own
+        elif target is not None:
             router_parse = None
             domain_parse = await models.agents[target].parse_message(text)
         else:
@@ -231,6 +245,19 @@ class Bot:
             if (domain_parse.get("intent") or {}).get("name") != decision.intent:
                 domain_parse = with_intent(domain_parse, decision.intent, decision.confidence)
         sticky = session.sticky_domain if session.sticky_domain in models.agents else None
+        if sticky is not None and target == sticky:
+            plan = routing.plan_text(decision, sticky, self.routing)
+            if plan.step is Step.HANDOFF:
+                return self._fixed(
+                    self.routing.texts.handoff, sticky, plan.intent, plan.confidence, BotAction.HANDOFF
+                )
+            intent = plan.intent
+            if decision.rejected and domain_parse is not None:  # no intent of its own: the form judges
+                unknown = self.routing.common_intent(routing.OUT_OF_SCOPE_NAME)
+                if unknown in models.intents[sticky]:
+                    domain_parse = with_intent(domain_parse, unknown, decision.confidence)
+                    intent = unknown
+            return await self._form_turn(models, session, sticky, text, domain_parse, intent, plan.confidence)
         answer = session.answer_domain if session.answer_domain in models.agents else None
         if (
             sticky is None
@@ -245,6 +272,15 @@ class Bot:
         plan = routing.plan_text(decision, sticky, self.routing)
         logger.debug("bot.route call=%s plan=%s reason=%s", session.call_id, plan, decision.reason)
         return await self._run_plan(models, session, plan, text, domain_parse)
+
+    async def _own_answer(self, models: LoadedVersion, domain: str, text: str) -> dict[str, Any] | None:
+        """The parse of the domain that just asked the caller something, when it is sure the answer
+        is one of its own requests (not a common intent); else None and the router decides."""
+        parse = await models.agents[domain].parse_message(text)
+        decision = decide(None, parse, models.thresholds, domain=domain)
+        if decision.rejected or routing.common_name(decision.intent, self.routing) is not None:
+            return None
+        return parse
 
     async def _run_plan(
         self,
@@ -271,10 +307,11 @@ class Bot:
             return _with(reply, action=BotAction.HANGUP)
         return reply
 
-    async def _refuse(self, models: LoadedVersion, session: DialogueSession, plan: Plan) -> BotReply:
-        """The common domain's out-of-scope answer (else the configured refusal); inside a form the
-        question still open is asked again."""
-        prompt = session.form_prompt if session.sticky_domain else None
+    async def _refuse(
+        self, models: LoadedVersion, session: DialogueSession, plan: Plan, prompt: str | None = None
+    ) -> BotReply:
+        """The common domain's out-of-scope answer (else the configured refusal), then `prompt` (the
+        question a form still waits for) when given."""
         common, intent = self.routing.common_domain, self.routing.common_intent("out_of_scope")
         reply = self._fixed(self.routing.texts.refusal, common, plan.intent, plan.confidence)
         if intent in models.intents.get(common, ()):
@@ -295,15 +332,34 @@ class Bot:
         confidence: float,
     ) -> BotReply:
         """Let `domain`'s Agent handle the message (with its parse, when that came from this domain)."""
+        reply, _, _ = await self._converse(models, session, domain, message, parse, intent, confidence)
+        return reply
+
+    async def _converse(
+        self,
+        models: LoadedVersion,
+        session: DialogueSession,
+        domain: str,
+        message: str,
+        parse: dict[str, Any] | None,
+        intent: str | None,
+        confidence: float,
+    ) -> tuple[BotReply, set[str], list[str]]:
+        """`_dialogue`, also returning the turn's custom payloads (`bot.forms`) and its messages."""
         agent = models.agents[domain]
         if parse is not None and not _parsed_by(parse, models.intents[domain]):
             parse = None
+        recent = self._trackers[domain].recent
+        if self.routing.shared_slots:
+            await share_slots(agent, recent, session.call_id, session.shared_slots, self.routing.shared_slots)
         channel = CollectingOutputChannel()
         message_in = UserMessage(message, channel, sender_id=session.call_id, parse_data=parse)
         messages = await agent.handle_message(message_in) or []
-        tracker = self._trackers[domain].recent.get(session.call_id)
+        tracker = recent.get(session.call_id)
         session.domains_used.add(domain)
         self._update_sticky(models, session, domain, tracker)
+        values = slot_values(tracker)
+        session.shared_slots.update({n: values[n] for n in self.routing.shared_slots if n in values})
         said = [m["text"] for m in messages if m.get("text")]
         fixed = models.is_fixed(domain, said)
         own_question = said and domain != self.routing.common_domain and not fixed
@@ -311,17 +367,18 @@ class Bot:
         if said:  # understood: the escalation ladder starts over
             session.failures, session.keypad_menu = 0, False
             if session.sticky_domain == domain:
-                session.form_prompt = " ".join(said)
+                session.form_prompt = said[-1]  # the form's question comes last
         if intent is None and tracker is not None:
             intent, confidence = _last_intent(tracker)
-        return BotReply(
+        reply = BotReply(
             text=" ".join(said),
             domain=domain,
             intent=intent,
             confidence=confidence,
-            slots=slot_values(tracker),
+            slots=values,
             fixed=fixed,
         )
+        return reply, payloads(messages), said
 
     def _update_sticky(
         self, models: LoadedVersion, session: DialogueSession, domain: str, tracker: Any
@@ -349,6 +406,7 @@ class Bot:
             sticky_domain=sticky,
             numeric_slot=session.numeric_slot,
             menu=menu,
+            zero_first=session.requested_slot in self.routing.zero_first_slots,
         )
         session.digits = result.buffer
         step, texts = result.step, self.routing.texts
@@ -365,15 +423,15 @@ class Bot:
             return self._fixed(texts.keypad_pick.format(label=label), result.domain, None, 1.0)
         if step in (keypad.KeyStep.AFFIRM, keypad.KeyStep.DENY) and sticky:
             intent = self.routing.common_intent(step.value)
-            dialogue = self._dialogue(models, session, sticky, f"/{intent}", None, intent, 1.0)
-            return await models.rasa.run(dialogue)
+            turn = self._form_turn(models, session, sticky, f"/{intent}", None, intent, 1.0)
+            return await models.rasa.run(turn)
         if step is keypad.KeyStep.NUMBER and result.number:
             if sticky is None:
                 return await models.rasa.run(self._text(models, session, result.number))
             message = keypad.number_message(
                 result.number, session.requested_slot, models.intents[sticky], sticky
             )
-            return await models.rasa.run(self._dialogue(models, session, sticky, message, None, None, 1.0))
+            return await models.rasa.run(self._form_turn(models, session, sticky, message, None, None, 1.0))
         return BotReply(text="")  # a buffered digit or a key with no meaning here: say nothing
 
     # -- fixed replies ----------------------------------------------------------------------------
@@ -398,9 +456,10 @@ class Bot:
 
     def _repeat(self, session: DialogueSession) -> BotReply:
         last = session.last_reply
+        repeat = self.routing.common_intent(routing.REPEAT)
         if last is None:
-            return self._fixed(self.routing.texts.nothing_to_repeat, None, None, 1.0)
-        return _with(last, action=BotAction.NONE)
+            return self._fixed(self.routing.texts.nothing_to_repeat, None, repeat, 1.0)
+        return _with(last, action=BotAction.NONE, intent=repeat, confidence=1.0)
 
     @staticmethod
     def _fixed(

@@ -31,6 +31,15 @@ class DialogueSession:
     # The domain whose last reply was its own question (a read-back, not a fixed answer): the next
     # "네"/"아니요" answers it there.
     answer_domain: str | None = None
+    # A digression opened another domain's form ("어느 매장이요?") while this domain's form waited:
+    # when that one ends, this domain is sticky again and its question is asked again.
+    suspended_domain: str | None = None
+    suspended_prompt: str | None = None
+    # Turns in a row in which the form's question got no answer (the keypad offer, then a person).
+    slot_misses: int = 0
+    missed_slot: str | None = None
+    same_replies: int = 0  # the last reply said again this many times in a row
+    shared_slots: dict[str, Any] = field(default_factory=dict)  # bot.shared_slots values said so far
     domains_used: set[str] = field(default_factory=set)
     ended: bool = False
     lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
@@ -45,6 +54,10 @@ class DialogueSession:
             "requested_slot": self.requested_slot,
             "focus_domain": self.focus_domain,
             "answer_domain": self.answer_domain,
+            "suspended_domain": self.suspended_domain,
+            "slot_misses": self.slot_misses,
+            "missed_slot": self.missed_slot,
+            "shared_slots": dict(self.shared_slots),
             "keypad_menu": self.keypad_menu,
             "digits": self.digits,
             "last_reply": self.last_reply.text if self.last_reply else None,

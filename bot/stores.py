@@ -1,7 +1,9 @@
 """The store table of a sample company: finding a store named in a sentence and spoken answers about it.
 
 `stores.csv` columns: store_id,name,aliases,address,station,exit,directions,phone,hours_weekday,
-hours_weekend,break_time,last_order,holiday_policy,parking,kids,delivery_area (aliases separated by "|").
+hours_weekend,break_time,last_order,holiday_policy,parking,kids,delivery_area (aliases separated by "|"),
+and optionally max_party (the largest party one reservation may seat) and closed (days the store is
+shut, "|"-separated: ISO dates with an optional name, "2027-02-07 설날", or weekday names, "월요일").
 Answers are polite spoken Korean: clock times like "11:00-22:00" are read as "오전 11시부터 저녁 10시까지".
 """
 
@@ -24,6 +26,7 @@ COLUMNS = (
     "store_id", "name", "aliases", "address", "station", "exit", "directions", "phone", "hours_weekday",
     "hours_weekend", "break_time", "last_order", "holiday_policy", "parking", "kids", "delivery_area",
 )  # fmt: skip
+OPTIONAL_COLUMNS = ("max_party", "closed")
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,8 @@ class Store:
     parking: str
     kids: str
     delivery_area: str
+    max_party: int | None = None
+    closed: tuple[str, ...] = ()
 
 
 class StoreDirectory:
@@ -115,7 +120,32 @@ def _store_from_row(path: Path, row_no: int, row: dict[str, str | None]) -> Stor
     if not values["name"]:
         raise DataError(f"{path}: row {row_no}, column 'name': empty store name")
     aliases = tuple(a.strip() for a in values.pop("aliases").split("|") if a.strip())
-    return Store(aliases=aliases, **values)
+    raw_party = (row.get("max_party") or "").strip()
+    if raw_party and not (raw_party.isdigit() and int(raw_party) > 0):
+        raise DataError(
+            f"{path}: row {row_no}, column 'max_party': expected a whole number, got {raw_party!r}"
+        )
+    closed = tuple(c.strip() for c in (row.get("closed") or "").split("|") if c.strip())
+    for day in closed:
+        if not _valid_closed_day(day):
+            raise DataError(
+                f"{path}: row {row_no}, column 'closed': {day!r} is neither a date (2027-02-07 설날) "
+                "nor a weekday (월요일)"
+            )
+    return Store(aliases=aliases, max_party=int(raw_party) if raw_party else None, closed=closed, **values)
+
+
+_WEEKDAY_NAMES = ("월요일", "화요일", "수요일", "목요일", "금요일", "토요일", "일요일")
+
+
+def _valid_closed_day(day: str) -> bool:
+    if day in _WEEKDAY_NAMES:
+        return True
+    try:
+        dt.date.fromisoformat(day.split()[0])
+    except ValueError:
+        return False
+    return True
 
 
 def _squash(text: str) -> str:

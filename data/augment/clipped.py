@@ -6,7 +6,9 @@ roots (XR), Latin and Hanja words; a 하다-verb keeps its noun (예약하고 ->
 endings, verbs, adverbs, pronouns, fillers (어, 음, 저기) and nouns that only form an adjective with
 하다 (가능하다, 필요하다): they carry no topic.
 Sentences with a negation (안, 못, 않다, 없다) give None: dropping the negation would flip their
-meaning (배달 안 왔어요 is a complaint, 배달 is an order), which would mislabel the example.
+meaning (배달 안 왔어요 is a complaint, 배달 is an order), which would mislabel the example. So do
+sentences whose request is a verb of changing or undoing (바꾸다, 옮기다, 미루다, 없애다, ...):
+"강남점 예약 잠실점으로 옮겨 주세요" clipped to "강남점 예약 잠실점" reads as making a reservation.
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ _NUMERAL_DETERMINERS = {
     "한", "두", "세", "네", "다섯", "여섯", "일곱", "여덟", "아홉", "열", "스무", "몇", "서너", "두세",
 }  # fmt: skip
 _NEGATION = {("안", "MAG"), ("못", "MAG"), ("않", "VX"), ("없", "VA"), ("말", "VX"), ("못하", "VX")}
+# Verbs that change or undo what the nouns name; without them the keywords mean the opposite request.
+_CHANGING_VERBS = {
+    "바꾸", "바뀌", "옮기", "미루", "당기", "앞당기", "늦추", "고치", "없애", "줄이", "늘리", "물리", "빼",
+}  # fmt: skip
 
 
 class Clipper:
@@ -43,6 +49,8 @@ class Clipper:
 def clip_morphs(text: str, morphs: Sequence[Morph]) -> str | None:
     """The clipped form of `text` given its morphemes (see the module docstring)."""
     if any((m.form, m.tag.split("-")[0]) in _NEGATION for m in morphs):
+        return None
+    if any(m.tag.split("-")[0] == "VV" and m.form in _CHANGING_VERBS for m in morphs):
         return None
     keep = [_keep(morphs, i) for i in range(len(morphs))]
     words: list[str] = []

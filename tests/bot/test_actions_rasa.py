@@ -39,6 +39,9 @@ DOMAINS = {
                                "예약 날짜 변경이요"],
         "reservation_cancel": ["예약 취소할게요", "예약 취소해 주세요", "예약한 거 취소하려고요", "취소요"],
         "reservation_takeout": ["포장 되나요", "포장 주문할게요", "테이크아웃 돼요"],
+        "reservation_check": ["예약 확인하고 싶어요", "제 예약 언제였죠", "예약 내역 알려 주세요"],
+        "reservation_group": ["단체 예약 돼요", "스무 명 모임 가능해요", "회식 자리 돼요"],
+        "reservation_seating": ["창가 자리 있어요", "룸 있나요", "아기 의자 있어요"],
     },
     "store": {
         "store_hours": ["몇 시까지 해요", "영업시간 알려주세요", "언제 문 열어요", "명동점 몇 시에 닫아요"],
@@ -220,7 +223,7 @@ def test_reservation_over_several_turns_then_cancel(reservation_model: Path, tmp
 
     replies = asyncio.run(_talk(agent, ["예약 취소해 주세요", "010 1234 5678", "네"]))
     assert replies[0].startswith("예약하실 때 남기신 휴대폰 번호")
-    assert replies[1].startswith("김철수님의 내일,") and replies[1].endswith(
+    assert replies[1].startswith("김철수님의 명동점, 내일,") and replies[1].endswith(
         "취소할까요? 맞으면 네라고 말씀해 주세요."
     )
     assert f"예약 번호 {made.id}번 예약이 취소되었습니다" in replies[2]

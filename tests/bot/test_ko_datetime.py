@@ -119,7 +119,8 @@ def test_meal_without_hour_gives_date_and_period_but_no_time() -> None:
         ("이번 주 수요일", D(2026, 11, 25)),
         ("다음 주 일요일", D(2026, 12, 6)),
         ("11월 30일", D(2026, 11, 30)),
-        ("11월 1일", D(2027, 11, 1)),
+        ("11월 1일", D(2026, 11, 1)),  # a recent past day stays past: the caller is told it has passed
+        ("9월 1일", D(2027, 9, 1)),  # a month-day long gone is next year's
         ("2월 30일", None),
         ("12일", D(2026, 12, 12)),
         ("삼십일일", D(2026, 12, 31)),
@@ -129,6 +130,15 @@ def test_meal_without_hour_gives_date_and_period_but_no_time() -> None:
         ("크리스마스에", D(2026, 12, 25)),
         ("이번 주말에 예약 돼요?", D(2026, 11, 28)),
         ("다음 주말", D(2026, 12, 5)),
+        ("낼", D(2026, 11, 28)),
+        ("낼 저녁에 4명 자리 있어?", D(2026, 11, 28)),
+        ("낼모레", D(2026, 11, 29)),
+        ("담주 토욜", D(2026, 12, 5)),
+        ("다음주 금욜", D(2026, 12, 4)),
+        ("토욜이요", D(2026, 11, 28)),
+        ("어제", D(2026, 11, 26)),
+        ("그저께 예약했는데", D(2026, 11, 25)),
+        ("문자 보낼게요", None),
     ],
 )
 def test_date(text: str, date: dt.date | None) -> None:
@@ -164,6 +174,11 @@ def test_nothing_about_time_is_none() -> None:
         ("내일 7시 30분 네 명", 4),
         ("다섯 명 아니 여섯 명", 6),
         ("12명 예약할게요", 12),
+        ("어른 둘 애 하나", 3),
+        ("성인 두 명이랑 아이 두 명이요", 4),
+        ("혼자요", 1),
+        ("둘이서요", 2),
+        ("저 포함해서 네 명이요", 4),
     ],
 )
 def test_count(text: str, count: int) -> None:
@@ -186,6 +201,8 @@ def test_no_count(text: str) -> None:
         "영일영 일이삼사 오육칠팔이요",
         "010.1234.5678 입니다",
         "제 번호는 010-1234-5678이고 이름은 김지훈입니다",
+        "공일공에 일이삼사에 오육칠팔",
+        "공일공 일이삼사 오육칠팔이에요",
     ],
 )
 def test_phone(text: str) -> None:
@@ -195,6 +212,16 @@ def test_phone(text: str) -> None:
 @pytest.mark.parametrize("text", ["일이삼", "내일 7시", "12345", "번호 모르겠어요", ""])
 def test_no_phone(text: str) -> None:
     assert parse_phone(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "digits"),
+    [("공일공 칠칠칠칠 이이이이요", "01077772222"), ("공일공 삼사삼사 일이일이입니다", "01034341212"),
+     ("공일공 팔팔팔팔 일일일일이요", "01088881111"), ("공일공 구팔칠육 오사삼이입니다", "01098765432"),
+     ("공일공 일이일이 일이일이요", "01012121212")],  # 일이요: the digit 2 + 요, as 11 digits tell
+)  # fmt: skip
+def test_the_digit_two_before_a_polite_ending_is_kept(text: str, digits: str) -> None:
+    assert parse_phone(text) == digits
 
 
 def test_landline_phone() -> None:
@@ -215,6 +242,25 @@ def test_landline_phone() -> None:
 )
 def test_name(text: str, name: str) -> None:
     assert parse_name(text) == name
+
+
+@pytest.mark.parametrize(
+    ("text", "name"), [("철수요", "철수"), ("지민이에요", "지민"), ("김철수입니다", "김철수")]
+)
+def test_given_name_when_no_surname_is_required(text: str, name: str) -> None:
+    assert parse_name(text, surname=False) == name
+    assert parse_name("철수요") is None  # by default a name starts with a surname
+
+
+def test_keyed_date_and_time() -> None:
+    from bot.ko_datetime import keyed_date, keyed_time
+
+    assert keyed_date("1224", NOW) == D(2026, 12, 24)
+    assert keyed_date("0105", NOW) == D(2027, 1, 5)
+    assert keyed_date("105", NOW) == D(2027, 1, 5)
+    assert keyed_date("1345", NOW) is None and keyed_date("12", NOW) is None
+    assert keyed_time("1930") == T(19, 30) and keyed_time("730") == T(7, 30)
+    assert keyed_time("2560") is None and keyed_time("19") is None
 
 
 @pytest.mark.parametrize(
@@ -243,6 +289,7 @@ def test_spoken_digits() -> None:
         ("예약하려는데 제 번호는 010-2345-6789이고 이름은 김지훈입니다", "김지훈"),
         ("예약자 박민호, 010-5555-1234로 된 예약 취소해 주세요", "박민호"),
         ("예약자명 이수진으로 되어 있는데 시간 좀 바꿀게요", "이수진"),
+        ("이름은 김민수고 번호는 010-2345-6789예요", "김민수"),
         ("제 이름으로 예약된 거 날짜 바꾸려고요", None),
         ("내일 저녁 7시 두 명이요", None),
     ],

@@ -62,15 +62,22 @@ def test_sticky_domain_is_chosen_before_the_router_and_keypad_pick():
 
 
 @pytest.mark.parametrize("sticky", [None, "reservation"])
-def test_agent_and_repeat_are_understood_in_every_state(sticky):
+def test_a_person_is_asked_for_in_every_state(sticky):
     assert routed("common", 0.9, "common_agent", 0.9, sticky=sticky).step is Step.HANDOFF
-    assert routed("common", 0.9, "common_repeat", 0.9, sticky=sticky).step is Step.REPEAT
 
 
-@pytest.mark.parametrize("sticky", [None, "reservation"])
-def test_goodbye_is_answered_by_the_common_domain_in_every_state(sticky):
-    plan = routed("common", 0.9, "common_goodbye", 0.9, sticky=sticky)
+def test_repeat_and_goodbye_outside_a_form_are_the_runtime_and_common_domain_answers():
+    assert routed("common", 0.9, "common_repeat", 0.9).step is Step.REPEAT
+    plan = routed("common", 0.9, "common_goodbye", 0.9)
     assert (plan.step, plan.domain) == (Step.COMMON, "common")
+
+
+@pytest.mark.parametrize("intent", ["common_repeat", "common_goodbye", "common_out_of_scope"])
+def test_inside_a_form_even_repeat_goodbye_and_out_of_scope_go_to_the_form(intent):
+    # "처음부터 다시" reads as repeat, "잘 모르겠어" as goodbye, "김철수" as out of scope: the form
+    # judges the words first; what is no answer its rules (or the runtime's fallbacks) answer.
+    plan = routed("", 0, intent, 0.95, sticky="reservation")
+    assert (plan.step, plan.domain) == (Step.DIALOGUE, "reservation")
 
 
 def test_common_intents_outside_a_form_go_to_the_common_domain():
@@ -85,15 +92,8 @@ def test_low_confidence_at_either_layer_is_not_understood(router_conf, conf):
     assert routed("store", router_conf, "store_hours", conf).step is Step.NOT_UNDERSTOOD
 
 
-def test_unsure_out_of_scope_inside_a_form_is_left_to_the_form():
-    # "김민수요" asked for a name: the models know no names; the form's validator decides.
-    plan = routed("common", 0.4, "common_out_of_scope", 0.21, sticky="reservation")
-    assert plan.step is Step.DIALOGUE and plan.domain == "reservation"
-
-
-@pytest.mark.parametrize("sticky", [None, "reservation"])
-def test_out_of_scope_is_refused_never_answered(sticky):
-    plan = routed("common", 0.9, "common_out_of_scope", 0.99, sticky=sticky)
+def test_out_of_scope_outside_a_form_is_refused_never_answered():
+    plan = routed("common", 0.9, "common_out_of_scope", 0.99)
     assert plan.step is Step.REFUSE
 
 
@@ -125,16 +125,26 @@ def test_clarify_and_keypad_texts_come_from_domain_labels():
     assert clarify_text(["store", "common"], custom) == "지점?"
 
 
-def key(digit, buffer="", menu_offered=False, sticky=None, numeric=False):
+def key(digit, buffer="", menu_offered=False, sticky=None, numeric=False, zero_first=False):
     menu = menu_domains(DOMAINS, SETTINGS)
     return route_digit(
-        digit, buffer=buffer, menu_offered=menu_offered, sticky_domain=sticky, numeric_slot=numeric, menu=menu
-    )
+        digit, buffer=buffer, menu_offered=menu_offered, sticky_domain=sticky, numeric_slot=numeric, menu=menu,
+        zero_first=zero_first,
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize("state", [{}, {"menu_offered": True}, {"sticky": "reservation"}])
 def test_zero_is_handoff_anywhere(state):
     assert key("0", **state).step is KeyStep.HANDOFF
+
+
+def test_a_phone_number_starts_with_zero_and_zero_hash_is_the_person():
+    first = key("0", sticky="reservation", numeric=True, zero_first=True)  # 010...: a phone number
+    assert (first.step, first.buffer) == (KeyStep.BUFFER, "0")
+    assert key("1", buffer="0", sticky="reservation", numeric=True).buffer == "01"
+    assert key("#", buffer="0", sticky="reservation", numeric=True).step is KeyStep.HANDOFF
+    # other numbers (a date as MMDD, a count) never start with 0: there 0 is the person
+    assert key("0", sticky="reservation", numeric=True).step is KeyStep.HANDOFF
 
 
 def test_after_the_menu_digits_pick_domains_in_order():

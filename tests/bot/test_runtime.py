@@ -146,3 +146,36 @@ def test_a_broken_turn_hands_the_call_over_instead_of_crashing(tiny, monkeypatch
     (reply,) = talk(bot, session, "영업시간 알려주세요")
     assert reply.action is BotAction.HANDOFF and reply.text.startswith("죄송합니다")
     assert "bot.turn.failed call=call-broken" in caplog.text
+
+
+def test_a_question_left_unanswered_three_times_goes_to_a_person(tiny):
+    bot, _ = tiny
+    session = bot.new_session("call-misses")
+    ask, first, second, third = talk(
+        bot, session, "예약할게요", "오늘 주식 어때요", "축구 경기 결과 알려줘", "날씨 어때"
+    )
+    assert ask.text == "몇 분이 오시나요?"
+    assert first.text.endswith("몇 분이 오시나요?") and first.action is BotAction.NONE
+    assert second.text.endswith("몇 분이 오시나요?") and second.action is BotAction.NONE
+    assert session.slot_misses == 3 and session.missed_slot == "party_size"
+    assert (
+        third.action is BotAction.HANDOFF
+        and third.text == "상담원에게 연결해 드리겠습니다. 잠시만 기다려 주세요."
+    )
+
+
+def test_silence_inside_a_form_asks_its_question_again(tiny):
+    bot, _ = tiny
+    session = bot.new_session("call-quiet")
+    ask, quiet = talk(bot, session, "예약할게요", Silence())
+    assert quiet.text == f"여보세요? {ask.text}" and session.failures == 0
+
+
+def test_the_same_reply_is_never_said_three_times_in_a_row(tiny):
+    bot, _ = tiny
+    session = bot.new_session("call-same")
+    replies = talk(bot, session, "영업시간 알려주세요", "영업시간 알려주세요", "영업시간 알려주세요")
+    assert replies[0].text == replies[1].text and replies[1].action is BotAction.NONE
+    assert replies[2].action is BotAction.HANDOFF  # a loop the caller cannot leave goes to a person
+    again = talk(bot, session, "다시 말해 주세요")[0]  # asking for it again is not such a loop
+    assert again.intent == "common_repeat"

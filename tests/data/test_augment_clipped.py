@@ -68,6 +68,9 @@ def test_clips_to_the_noun_core(clipper: Clipper, text: str, clipped: str | None
         "주문한 음식이 아직 안 왔어요",
         "카드 결제 못 해요?",
         "주차 자리 없어요?",
+        "강남점 예약을 잠실점으로 옮겨 주세요",  # without the verb it reads as making a reservation
+        "토요일 예약 일요일로 바꿀 수 있나요",
+        "그 예약 그냥 없애 줘",
     ],
 )
 def test_returns_none_when_empty_identical_or_negated(clipper: Clipper, text: str) -> None:

@@ -13,8 +13,8 @@ from data.settings import DataSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 INTENTS = {
-    "reservation": ["reservation_make", "reservation_change", "reservation_cancel", "reservation_group",
-                    "reservation_seating", "reservation_takeout"],
+    "reservation": ["reservation_make", "reservation_change", "reservation_cancel", "reservation_check",
+                    "reservation_group", "reservation_seating", "reservation_takeout"],
     "store": ["store_location", "store_hours", "store_holiday_hours", "store_parking", "store_family"],
     "menu": ["menu_inquiry", "menu_price", "menu_discount"],
     "delivery": ["delivery_availability", "delivery_time", "delivery_menu", "delivery_status"],

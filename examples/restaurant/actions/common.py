@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -83,3 +84,66 @@ def question_intent(tracker: Tracker, loop: str, prefix: str) -> str | None:
             if name.startswith(prefix):
                 return name
     return None
+
+
+# -- what the caller's words mean besides slot values ------------------------------------------------
+
+_LEAVE_RE = re.compile(
+    r"됐어|됐고|됐습니다|그만|안\s*할래|안\s*할게|안\s*해도|안\s*하려고|필요\s*없|관둘|관두"
+)
+_RESTART_RE = re.compile(r"처음부터|다시\s*처음|처음으로|새로\s*할")
+_FAREWELL_RE = re.compile(r"끊|안녕|수고|들어가세요|이만")
+_REPEAT_RE = re.compile(r"다시|뭐라고|한\s*번\s*더|못\s*들|못\s*알아|안\s*들려|잘\s*안\s*들")
+_YES_RE = re.compile(
+    r"^(?:아\s*)?(?:네|예|응|어|넵|맞아|맞습니다|맞아요|좋아|좋아요|그래|그래요|그렇게|오케이|ㅇㅇ)(?![가-힣])"
+)
+_NO_RE = re.compile(r"^(?:아\s*)?(?:아니|아뇨|노|틀렸|틀려)")
+_KEEP_RE = re.compile(r"그대로|그냥\s*둘|유지|놔\s*둘|놔둘|취소\s*안|안\s*바꿀|안\s*할")
+# A content question ("몇 시까지 해?", "주차는 어떻게 돼?") asks; it does not answer the form's question.
+_QUESTION_RE = re.compile(
+    r"몇|어디|언제|얼마|뭐|무슨|무엇|어떻게|어때|어떤|있어\?|있나요|되나요|돼요\?|돼\?|되죠|하나요"
+)
+
+REJECTION_INTENTS = frozenset({"common_out_of_scope"})
+
+
+def says_leave(text: str) -> bool:
+    return bool(_LEAVE_RE.search(text))
+
+
+def says_restart(text: str) -> bool:
+    return bool(_RESTART_RE.search(text))
+
+
+def says_farewell(text: str) -> bool:
+    return bool(_FAREWELL_RE.search(text))
+
+
+def says_repeat(text: str) -> bool:
+    return bool(_REPEAT_RE.search(text))
+
+
+def says_yes(text: str) -> bool:
+    return bool(_YES_RE.search(text.strip()))
+
+
+def says_no(text: str) -> bool:
+    return bool(_NO_RE.search(text.strip()))
+
+
+def says_keep(text: str) -> bool:
+    return bool(_KEEP_RE.search(text))
+
+
+def asks_question(text: str) -> bool:
+    return bool(_QUESTION_RE.search(text))
+
+
+def latest_intent(tracker: Tracker) -> str:
+    return ((tracker.latest_message or {}).get("intent") or {}).get("name") or ""
+
+
+def with_object(word: str) -> str:
+    """ "날짜" -> "날짜를", "성함" -> "성함을"."""
+    code = ord(word[-1]) - 0xAC00 if word else -1
+    return word + ("을" if 0 <= code < 11172 and code % 28 else "를")

@@ -1,225 +1,153 @@
-"""Making a reservation: the form's validation, the read-back, corrections and storing it."""
+"""Making a reservation: the form's turns, the read-back (the form's last question), storing it."""
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from typing import Any
 
-from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import EventType, FollowupAction, SlotSet
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.ko_datetime import (
-    find_name,
-    parse_count,
-    parse_name,
-    parse_phone,
-    parse_when,
-    speak_phone,
-    speak_time,
-)
+from bot.ko_datetime import speak_phone
 from bot.reservations import ReservationError
 
 from .common import (
-    MAX_PHONE_PARTY,
     Clock,
     as_count,
     as_date,
     as_time,
     describe,
-    iso_time,
+    latest_intent,
+    says_no,
+    says_yes,
     seoul_now,
-    user_text,
 )
+from .details import PERIOD_WORDS, Details, describe_value, slot_named
+from .forms import FormValidation, Turn
 
 logger = logging.getLogger(__name__)
 
-FORM_SLOTS = ("store", "date", "time", "party_size", "name", "phone", "seating")
-_SEATING_WORDS = (
-    "창가",
-    "룸",
-    "방으로",
-    "테라스",
-    "단체석",
-    "좌식",
-    "입식",
-    "조용한 자리",
-    "유아 의자",
-    "아기 의자",
-)
+REQUIRED = ("store", "date", "time", "party_size", "name", "phone", "confirmed")
+# Every slot of the reservation: cleared when the reservation is stored, left or restarted.
+FORM_SLOTS = (*REQUIRED, "seating", "period", "wanted_party_size", "correcting")
+DETAILS = ("store", "date", "time", "party_size", "name", "phone")
+WHEN = {"store", "date", "time", "party_size"}  # details said together: one may change the others
 
 
-class ReservationSlots:
-    """Turns caller words into normalized slot values, with the polite re-ask when they don't parse.
+class ValidateReservationForm(FormValidation):
+    """reservation_form: store, date, time, party size, name, phone, then the read-back (`confirmed`).
 
-    Shared by the form validation and the correction after the read-back. Normalized values:
-    date "YYYY-MM-DD", time "HH:MM", party_size int, phone digits, name and store as said.
+    Any utterance may fill several slots ("모레 저녁 7시 강남점 두 명"); a value that does not fit the
+    question but names another detail corrects it ("아니 8시로"); every change is checked against
+    the store table (hours, break, last order, closed days, party size, past dates).
     """
 
-    def __init__(self, context: Any, clock: Clock) -> None:
-        self.context = context
-        self.clock = clock
-
-    def understand(self, text: str) -> dict[str, Any]:
-        """Every reservation detail found in one utterance (a name only when introduced: "이름은 김지훈")."""
-        found: dict[str, Any] = {}
-        if not text:
-            return found
-        now = self.clock()
-        when = parse_when(text, now)
-        if when and when.date and when.date >= now.date():
-            found["date"] = when.date.isoformat()
-        if when and when.time:
-            found["time"] = iso_time(when.time)
-        if (count := parse_count(text)) is not None and count <= MAX_PHONE_PARTY:
-            found["party_size"] = count
-        if phone := parse_phone(text):
-            found["phone"] = phone
-        if name := find_name(text):
-            found["name"] = name
-        if store := self.context.stores.find_in_text(text):
-            found["store"] = store.name
-        if seating := [w for w in _SEATING_WORDS if w in text]:
-            found["seating"] = ", ".join(seating)
-        return found
-
-    def store(self, value: Any, dispatcher: CollectingDispatcher) -> dict[str, Any]:
-        text = str(value or "")
-        store = self.context.stores.by_name(text) or self.context.stores.find_in_text(text)
-        if store is None:
-            dispatcher.utter_message(text="죄송해요, 말씀하신 매장을 찾지 못했어요.")
-            return {"store": None}
-        return {"store": store.name}
-
-    def date(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker) -> dict[str, Any]:
-        now = self.clock()
-        if (date := as_date(value)) is not None:
-            extra: dict[str, Any] = {}
-        else:
-            when = parse_when(str(value or ""), now)
-            date = when.date if when else None
-            extra = {}
-            if when and when.time and tracker.get_slot("time") is None:
-                extra["time"] = iso_time(when.time)
-        if date is None:
-            dispatcher.utter_message(text="죄송해요, 날짜를 정확히 듣지 못했어요.")
-            return {"date": None}
-        if date < now.date():
-            dispatcher.utter_message(text="이미 지난 날짜예요. 오늘 이후 날짜로 말씀해 주세요.")
-            return {"date": None}
-        return {"date": date.isoformat(), **extra}
-
-    def time(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker) -> dict[str, Any]:
-        now = self.clock()
-        time = as_time(value)
-        if time is None:
-            when = parse_when(str(value or ""), now)
-            time = when.time if when else None
-        if time is None:
-            dispatcher.utter_message(
-                text="죄송해요, 시간을 정확히 듣지 못했어요. 예를 들어 저녁 일곱 시처럼 말씀해 주세요."
-            )
-            return {"time": None}
-        date = as_date(tracker.get_slot("date"))
-        if date is not None and dt.datetime.combine(date, time) <= now.replace(tzinfo=None):
-            dispatcher.utter_message(text=f"{speak_time(time)}는 이미 지났어요. 다른 시간으로 말씀해 주세요.")
-            return {"time": None}
-        return {"time": iso_time(time)}
-
-    def party_size(self, value: Any, dispatcher: CollectingDispatcher) -> dict[str, Any]:
-        count = as_count(value)
-        if count is None:
-            count = parse_count(str(value or "").strip())
-        if count is None:
-            dispatcher.utter_message(
-                text="죄송해요, 인원을 정확히 듣지 못했어요. 예를 들어 네 명처럼 말씀해 주세요."
-            )
-            return {"party_size": None}
-        if count > MAX_PHONE_PARTY:
-            dispatcher.utter_message(
-                text=f"{MAX_PHONE_PARTY}명이 넘는 단체 예약은 매장에서 직접 도와드려요. "
-                f"{MAX_PHONE_PARTY}명 이하로 말씀하시거나 상담원 연결이라고 말씀해 주세요."
-            )
-            return {"party_size": None}
-        return {"party_size": count}
-
-    def name(self, value: Any, dispatcher: CollectingDispatcher) -> dict[str, Any]:
-        name = parse_name(str(value or ""))
-        if name is None:
-            dispatcher.utter_message(text="죄송해요, 성함을 정확히 듣지 못했어요.")
-            return {"name": None}
-        return {"name": name}
-
-    def phone(self, value: Any, dispatcher: CollectingDispatcher) -> dict[str, Any]:
-        phone = parse_phone(str(value or ""))
-        if phone is None:
-            dispatcher.utter_message(
-                text="죄송해요, 전화번호를 정확히 듣지 못했어요. 숫자를 하나씩 말씀해 주세요."
-            )
-            return {"phone": None}
-        return {"phone": phone}
-
-
-class ValidateReservationForm(FormValidationAction):
-    """Validates reservation_form; any utterance may fill several slots ("내일 저녁 7시 다섯 명")."""
+    form = "reservation_form"
+    slot_names = FORM_SLOTS
+    switch_intents = frozenset({"reservation_cancel", "reservation_check"})
+    questions = frozenset({"reservation_seating", "reservation_group", "reservation_takeout"})
+    requests = frozenset({"reservation_make", "reservation_change"})
+    restartable = True
+    leave_text = "알겠습니다. 예약은 진행하지 않을게요. 더 도와드릴 일이 있으면 말씀해 주세요."
 
     def __init__(self, context: Any, clock: Clock = seoul_now) -> None:
-        self.context = context
-        self.slots = ReservationSlots(context, clock)
+        super().__init__(context, clock)
+        self.details = Details(context, clock)
 
-    def name(self) -> str:
-        return "validate_reservation_form"
+    def answers(self, turn: Turn) -> bool:
+        if turn.requested == "confirmed":
+            return says_yes(turn.text)
+        return bool(turn.requested) and self.details.answer(turn.requested, turn.text, turn.now) is not None
 
-    async def required_slots(
-        self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[str]:
-        # A company with one store never asks which store.
-        if len(self.context.stores.stores) <= 1:
-            return [s for s in domain_slots if s != "store"]
-        return domain_slots
+    def understand(self, turn: Turn) -> None:
+        if turn.requested == "confirmed":
+            self._read_back_answer(turn)
+            return
+        found = self.details.values(turn.text, turn.now)
+        answer = self.details.answer(turn.requested, turn.text, turn.now) if turn.requested else None
+        if answer is not None:
+            found[turn.requested] = answer
+        # The question answered: the rest only fills what is empty. Not answered: it corrects. The
+        # request itself overrides what was carried over ("잠실점 토요일 ..." after talking about 강남점).
+        corrects = turn.requested is None or answer is None
+        corrected = self._apply(turn, found, overwrite=corrects)
+        if len(self.context.stores.stores) == 1 and turn.slots.get("store") is None:
+            turn.set("store", self.context.stores.stores[0].name)  # one store: never asked
+        if self._check(turn) or not corrected or turn.requested is None:
+            return
+        said = ", ".join(describe_value(s, turn.slots[s], turn.now.date()) for s in corrected)
+        turn.say(f"네, {said}{_ro(said)} 바꿨어요.")
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict):
-        events = await super().run(dispatcher, tracker, domain)
-        # Seating wishes ("창가 자리로") are noted whenever said; the form never asks for them.
-        seating = self.slots.understand(user_text(tracker)).get("seating")
-        if seating and tracker.get_slot("seating") is None:
-            events.append(SlotSet("seating", seating))
-        return events
+    def _apply(self, turn: Turn, found: dict[str, Any], overwrite: bool) -> list[str]:
+        """Set the found details; returns the slots whose earlier value was replaced."""
+        corrected = []
+        for slot, value in found.items():
+            current = turn.slots.get(slot)
+            if slot == "period":
+                if turn.slots.get("time") is None and current != value:
+                    turn.set("period", value)
+                continue
+            if current is None or slot == turn.requested:
+                turn.set(slot, value)
+            elif (overwrite or {slot, turn.requested} <= WHEN) and value != current:
+                # "그럼 내일 9시" asked the time: the date said with it is the new date
+                turn.set(slot, value)
+                if slot in DETAILS:
+                    corrected.append(slot)
+        wanted = as_count(turn.slots.get("wanted_party_size"))
+        if turn.slots.get("party_size") is None and wanted and "store" in turn.changed:
+            turn.set("party_size", wanted)  # 열두 명 at 홍대점 (8 seats) -> "그럼 잠실점으로": 12 there
+        return corrected
 
-    async def get_extraction_events(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
-        """Fill empty slots from whatever the caller said (the requested slot is validated from its text)."""
-        requested = tracker.get_slot("requested_slot")
-        found = self.slots.understand(user_text(tracker))
-        wanted = await self.required_slots(self.domain_slots(domain), dispatcher, tracker, domain)
-        events = [
-            SlotSet(slot, value)
-            for slot, value in found.items()
-            if slot != requested and slot in wanted and tracker.get_slot(slot) is None
-        ]
-        tracker.add_slots(events)
-        return events
+    def _check(self, turn: Turn) -> bool:
+        """Say why the details cannot be booked (clearing that detail); True when one cannot."""
+        if not turn.changed & set(DETAILS):
+            return False
+        problem = self.details.check(turn.slots, turn.now)
+        if problem is None:
+            if turn.slots.get("party_size") is not None and turn.slots.get("wanted_party_size") is not None:
+                turn.clear("wanted_party_size")
+            return False
+        if problem.kind == "too_many":
+            turn.set("wanted_party_size", turn.slots.get("party_size"))
+        turn.clear(problem.slot)
+        turn.say(problem.message)
+        return True
 
-    def validate_store(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
-        return self.slots.store(value, dispatcher)
+    def _read_back_answer(self, turn: Turn) -> None:
+        """The answer to "...예약해 드릴까요?": yes, a correction, the detail to change, or no."""
+        found = {
+            k: v
+            for k, v in self.details.values(turn.text, turn.now).items()
+            if k in DETAILS and v != turn.slots.get(k)
+        }
+        if found:
+            self._apply(turn, found, overwrite=True)
+            turn.set("correcting", None)
+            self._check(turn)
+            return
+        slot = slot_named(turn.text)
+        if says_yes(turn.text) or (not turn.text and turn.intent == "common_affirm"):  # keypad 1
+            turn.set("confirmed", True)
+            return
+        if slot is not None:
+            turn.clear(slot)  # "시간이요": the form asks for it again, then reads everything back
+            turn.set("correcting", None)
+            return
+        if says_no(turn.text) or (not turn.text and turn.intent == "common_deny"):  # keypad 2
+            turn.set("correcting", True)  # the read-back question becomes "어느 부분을 바꿔 드릴까요?"
 
-    def validate_date(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
-        return self.slots.date(value, dispatcher, tracker)
+    def progressed(self, turn: Turn) -> bool:
+        return turn.requested == "confirmed" and any(e.get("name") != "confirmed" for e in turn.events)
 
-    def validate_time(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
-        return self.slots.time(value, dispatcher, tracker)
 
-    def validate_party_size(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
-        return self.slots.party_size(value, dispatcher)
-
-    def validate_name(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
-        return self.slots.name(value, dispatcher)
-
-    def validate_phone(self, value: Any, dispatcher, tracker, domain) -> dict[str, Any]:
-        return self.slots.phone(value, dispatcher)
+def _ro(word: str) -> str:
+    """로 after a vowel or ㄹ, 으로 after other final consonants."""
+    code = ord(word[-1]) - 0xAC00 if word else -1
+    final = code % 28 if 0 <= code < 11172 else 0
+    return "으로" if final not in (0, 8) else "로"
 
 
 def _details(tracker: Tracker) -> dict[str, Any] | None:
@@ -240,21 +168,26 @@ def _reset() -> list[EventType]:
     return [SlotSet(slot, None) for slot in FORM_SLOTS]
 
 
-class ActionConfirmReservation(Action):
-    """Reads the reservation back and asks for a yes or no."""
+class ActionAskConfirmed(Action):
+    """The read-back, asked as the form's last question; after a plain "아니요", what to change."""
 
     def __init__(self, context: Any, clock: Clock = seoul_now) -> None:
         self.context = context
         self.clock = clock
 
     def name(self) -> str:
-        return "action_confirm_reservation"
+        return "action_ask_confirmed"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict):
+        if tracker.get_slot("correcting"):
+            dispatcher.utter_message(
+                text="어느 부분을 바꿔 드릴까요? 예를 들어 8시로, 세 명으로처럼 말씀해 주세요."
+            )
+            return []
         details = _details(tracker)
-        if details is None:
-            dispatcher.utter_message(text="예약 정보가 모두 모이지 않았어요. 처음부터 다시 여쭤볼게요.")
-            return [*_reset(), FollowupAction("reservation_form")]
+        if details is None:  # cannot happen while the form asks in order; say something useful
+            dispatcher.utter_message(text="예약 정보를 다시 확인할게요.")
+            return []
         store = f"{details['store']}에 " if details["store"] else ""
         seating = f" {details['seating']} 자리로" if details["seating"] else ""
         when = describe(details["date"], details["time"], details["party_size"], self.clock().date())
@@ -265,34 +198,20 @@ class ActionConfirmReservation(Action):
         return []
 
 
-class ActionCorrectReservation(Action):
-    """After a "no" at the read-back: apply what the caller corrected, or start the questions over."""
-
-    def __init__(self, context: Any, clock: Clock = seoul_now) -> None:
-        self.context = context
-        self.slots = ReservationSlots(context, clock)
+class ActionAskTime(Action):
+    """ "몇 시로 예약해 드릴까요?", or "저녁 몇 시로..." when the caller said only 저녁 / 점심."""
 
     def name(self) -> str:
-        return "action_correct_reservation"
+        return "action_ask_time"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict):
-        text = user_text(tracker)
-        found = self.slots.understand(text)
-        if not found:
-            dispatcher.utter_message(text="알겠습니다. 처음부터 다시 여쭤볼게요.")
-            return [*_reset(), FollowupAction("reservation_form")]
-        events: list[EventType] = [SlotSet(slot, value) for slot, value in found.items()]
-        tracker.add_slots(events)
-        # The new time must still be in the future on the (possibly new) date.
-        if "time" in found and self.slots.time(found["time"], dispatcher, tracker)["time"] is None:
-            events.append(SlotSet("time", None))
-            return [*events, FollowupAction("reservation_form")]
-        dispatcher.utter_message(text="네, 고쳐서 다시 확인해 드릴게요.")
-        return [*events, FollowupAction("action_confirm_reservation")]
+        period = PERIOD_WORDS.get(tracker.get_slot("period") or "")
+        dispatcher.utter_message(text=f"{period + ' ' if period else ''}몇 시로 예약해 드릴까요?")
+        return []
 
 
 class ActionSubmitReservation(Action):
-    """Stores the confirmed reservation and tells its number."""
+    """Stores the reservation the caller confirmed (the form's end); a form left unconfirmed stores nothing."""
 
     def __init__(self, context: Any, clock: Clock = seoul_now) -> None:
         self.context = context
@@ -303,20 +222,36 @@ class ActionSubmitReservation(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict):
         details = _details(tracker)
-        if details is None:
-            dispatcher.utter_message(text="예약 정보가 모두 모이지 않았어요. 처음부터 다시 여쭤볼게요.")
-            return [*_reset(), FollowupAction("reservation_form")]
+        if tracker.get_slot("confirmed") is not True or details is None:
+            return _reset()
         try:
             reservation = self.context.reservations.make(**details)
         except ReservationError:
             logger.exception("restaurant.reservation.store_failed sender=%s", tracker.sender_id)
             dispatcher.utter_message(
-                text="죄송합니다. 지금 예약을 저장하지 못했어요. 상담원에게 연결해 드릴게요."
+                text="죄송합니다. 지금 예약을 저장하지 못했어요. 상담원에게 연결해 드릴게요.",
+                json_message={"callbot": "handoff"},
             )
-            return []
+            return _reset()
         when = describe(reservation.date, reservation.time, reservation.party_size, self.clock().date())
         dispatcher.utter_message(
             text=f"예약이 완료되었습니다. 예약 번호는 {reservation.id}번입니다. {when}, {reservation.name}님 "
             "이름으로 예약되었어요. 감사합니다."
         )
         return [*_reset(), SlotSet("reservation_id", reservation.id)]
+
+
+class ActionStopReservation(Action):
+    """Leaves a reservation in progress for another request ("예약 취소하고 싶어" while booking)."""
+
+    def name(self) -> str:
+        return "action_stop_reservation"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict):
+        if latest_intent(tracker) == "reservation_cancel":
+            dispatcher.utter_message(
+                text="진행하던 예약은 멈출게요. 이미 해 두신 예약을 취소하시려는 거면 도와드릴게요."
+            )
+        else:
+            dispatcher.utter_message(text="진행하던 예약은 멈출게요.")
+        return [*_reset(), SlotSet("requested_slot", None), ActiveLoop(None)]
