@@ -182,10 +182,16 @@ def build_domain_model(
     return report
 
 
+# Training text written with a recognizer's learned errors (data.augment.asr_errors) teaches the NLU to
+# read misheard words; a language model must not learn to expect them.
+NOT_LM_KINDS = frozenset({"asr_learned"})
+
+
 def read_examples_texts(
     csv_path: Path, *, splits: Collection[str] | None = ("train",), domains: Collection[str] | None = None
 ) -> list[str]:
-    """The `text` column of `build/examples.csv`, filtered by `split` and `domain` when those are given."""
+    """The `text` column of `build/examples.csv`, filtered by `split` and `domain` when those are given;
+    rows of the kinds in `NOT_LM_KINDS` are left out."""
     path = Path(csv_path)
     try:
         with path.open(encoding="utf-8-sig", newline="") as f:
@@ -198,6 +204,8 @@ def read_examples_texts(
                 if splits is not None and "split" in columns and row.get("split") not in splits:
                     continue
                 if domains is not None and row.get("domain") not in domains:
+                    continue
+                if row.get("kind") in NOT_LM_KINDS:
                     continue
                 if row.get("text"):
                     texts.append(row["text"])

@@ -166,7 +166,8 @@ def test_examples_csv_and_named_models(base, tmp_path):
         "text,intent,domain,kind,source,split\n"
         "주차는 돼요,parking,store,real,qna,train\n"
         "내일 7시 예약,reserve,reservation,real,qna,train\n"
-        "주차 되나,parking,store,casual,qna,test\n",
+        "주차 되나,parking,store,casual,qna,test\n"
+        "주자는 대요,parking,store,asr_learned,qna,train\n",  # recognizer errors are not LM text
         encoding="utf-8",
     )
     assert read_examples_texts(csv_path) == ["주차는 돼요", "내일 7시 예약"]
