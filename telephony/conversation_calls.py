@@ -63,6 +63,15 @@ class RecordingBot:
     async def reload(self) -> str:
         return await self.bot.reload()
 
+    def checkpoint(self, session: Any) -> Any:
+        return self.bot.checkpoint(session)
+
+    async def resume_session(self, call_id: str) -> Any | None:
+        return await self.bot.resume_session(call_id)
+
+    async def release_session(self, session: Any) -> None:
+        await self.bot.release_session(session)
+
 
 @dataclasses.dataclass
 class PhoneCalls:

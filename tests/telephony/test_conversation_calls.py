@@ -63,3 +63,13 @@ def test_conversations_run_as_phone_calls(request: pytest.FixtureRequest, tmp_pa
     assert spoken.transcript[2][1].endswith("[handoff]")
     assert silent.passed and "통화를 종료" in silent.transcript[-1][1]  # the call session gave up
     assert wrong.failure is not None and wrong.failure.check == "reservation"
+
+
+def test_the_recording_bot_offers_everything_a_call_asks_of_a_bot() -> None:
+    """The phone runner wraps the real bot; a call that leaves or moves calls every BotLike method."""
+    from telephony.conversation_calls import RecordingBot
+    from telephony.services import BotLike
+
+    wanted = {name for name in vars(BotLike) if not name.startswith("_")} | set(BotLike.__annotations__)
+    missing = sorted(name for name in wanted if not hasattr(RecordingBot, name))
+    assert missing == []
