@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.ko_datetime import speak_time
+from data.augment.asr_errors import is_syllable, split_syllable
 from data.errors import DataError
 
 logger = logging.getLogger(__name__)
@@ -95,7 +96,18 @@ class StoreDirectory:
         for key, store in self._keys:
             if key in squashed:
                 return store
-        return None
+        return self._near_match(squashed)
+
+    def _near_match(self, squashed: str) -> Store | None:
+        """A name the recognizer got one letter wrong ("강남전", "홍대입꾸"): keys of three
+        syllables or more, one jamo (initial, vowel or final) differing, and only one store that close.
+        Two-syllable keys are never matched loosely: "잠시" is not "잠실", "종료" is not "종로"."""
+        found = {
+            store.store_id: store
+            for key, store in self._keys
+            if len(key) >= NEAR_MATCH_MIN_SYLLABLES and _within_one_jamo(key, squashed)
+        }
+        return next(iter(found.values())) if len(found) == 1 else None
 
     def by_name(self, name: str | None) -> Store | None:
         """The store whose name (or alias) is exactly `name`, e.g. a slot value."""
@@ -146,6 +158,29 @@ def _valid_closed_day(day: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+NEAR_MATCH_MIN_SYLLABLES = 3
+
+
+def _within_one_jamo(key: str, text: str) -> bool:
+    """Whether some stretch of `text` as long as `key` differs from it in at most one jamo."""
+    if not all(is_syllable(ch) for ch in key):
+        return False
+    parts = [split_syllable(ch) for ch in key]
+    for start in range(len(text) - len(key) + 1):
+        differ = 0
+        for offset, want in enumerate(parts):
+            ch = text[start + offset]
+            if not is_syllable(ch):
+                differ = 2
+                break
+            differ += sum(a != b for a, b in zip(want, split_syllable(ch)))
+            if differ > 1:
+                break
+        if differ <= 1:
+            return True
+    return False
 
 
 def _squash(text: str) -> str:

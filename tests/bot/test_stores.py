@@ -139,3 +139,27 @@ def test_missing_file_empty_table_and_empty_name(tmp_path: Path) -> None:
     bad = [["S9", ""] + [""] * (len(COLUMNS) - 2)]
     with pytest.raises(DataError, match="row 2, column 'name'"):
         StoreDirectory.from_csv(_write(tmp_path / "b.csv", list(COLUMNS), bad))
+
+
+def test_a_store_name_heard_one_letter_wrong_is_still_found() -> None:
+    sample = StoreDirectory.from_csv(Path(__file__).resolve().parents[2] / "examples/restaurant/stores.csv")
+    assert sample.find_in_text("강남전으로 예약해 줘").name == "강남점"  # final ㅁ heard as ㄴ
+    assert sample.find_in_text("홍대입꾸 쪽이요").name == "홍대점"  # initial ㄱ heard as ㄲ
+    assert sample.find_in_text("판교저 몇 시까지 해요").name == "판교점"  # final dropped
+    assert sample.find_in_text("명동 점").name == "명동점"  # spacing does not matter
+
+
+def test_the_near_match_leaves_short_words_and_two_letter_errors_alone() -> None:
+    sample = StoreDirectory.from_csv(Path(__file__).resolve().parents[2] / "examples/restaurant/stores.csv")
+    for text in ("잠시만요", "종료해 줘", "네 맞아요", "감사합니다", "오늘 저녁 일곱 시", "강난전이요", "예약 취소할게요"):
+        assert sample.find_in_text(text) is None, text
+
+
+def test_the_near_match_gives_up_when_two_stores_are_as_close() -> None:
+    def store(store_id: str, name: str) -> Store:
+        return Store(store_id, name, (), "", "", "", "", "", "", "", "", "", "", "", "", "")
+
+    directory = StoreDirectory([store("A", "강남점"), store("B", "강난점")])
+    assert directory.find_in_text("강남전").store_id == "A"  # one letter from 강남점, two from 강난점
+    assert directory.find_in_text("강남점").store_id == "A"
+    assert StoreDirectory([store("A", "강남점"), store("B", "강감점")]).find_in_text("강담점") is None
