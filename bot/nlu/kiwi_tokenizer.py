@@ -60,7 +60,7 @@ def get_analyzer() -> KiwiAnalyzer:
     they share one. This is a cache of an immutable resource (same input, same output; the lock
     only serialises access), not mutable state: nothing ever changes it after loading.
     """
-    logger.info("bot.nlu.kiwi.loading")
+    logger.debug("loading the Kiwi morphological analyzer")
     return KiwiAnalyzer()
 
 
