@@ -71,6 +71,11 @@ class _Decoder:
     seconds: float = 0.0
 
 
+def reader_nice(settings: SttSettings) -> int:
+    """The second pass's readers' nice value: Vosk's decoding threads' plus `second_pass.nice_offset`."""
+    return min(19, settings.decode_nice + settings.second_pass.nice_offset)
+
+
 class SpeechRecognizer:
     """Holds the loaded models (shared by every call) and hands out per-call streams within capacity.
 
@@ -112,7 +117,7 @@ class SpeechRecognizer:
             if key not in loaded:
                 loaded[key] = load_model(source, settings)
             models[rate] = loaded[key]
-        return cls(settings, models, SecondPass.load(settings.second_pass, nice=settings.decode_nice))
+        return cls(settings, models, SecondPass.load(settings.second_pass, nice=reader_nice(settings)))
 
     def hand_over_second_pass(self) -> SecondPass | None:
         """Give the second pass to a recognizer replacing this one (it keeps serving this one's calls)."""

@@ -112,9 +112,10 @@ class SecondPass:
     def load(cls, settings: SecondPassSettings, nice: int = 0) -> SecondPass | None:
         """The configured engine, loaded; None for `engine: none`.
 
-        With `nice` (stt.decode_nice), the engine is loaded on a thread that much nicer than the process:
-        CTranslate2's worker threads, started by the load, inherit it. Reading then shares the cores with
-        Vosk's decoding on equal terms, and both give way to the event loop and the bot's turns.
+        With `nice` (`stt.engine.reader_nice`: stt.decode_nice + second_pass.nice_offset), the engine is
+        loaded on a thread that much nicer than the process: CTranslate2's worker threads, started by the
+        load, inherit it. Reading then gives way to Vosk's decoding, and both to the event loop and the
+        bot's turns.
         """
         engine_cls = ENGINES[settings.engine]
         if engine_cls is None:

@@ -12,6 +12,7 @@ stt:
     window_seconds: 10
     speculate_after_ms: 100  # start reading after this much quiet, inside the endpoint window
     deadline_ms: 150         # a turn waits at most this long after the endpoint window
+    nice_offset: 5           # readers run this much nicer than Vosk's decoding (stt.decode_nice)
     language: ko
     prompt: ""               # earlier text to bias the decoder (e.g. store names); "" = none
     guards: {...}            # see GuardSettings
@@ -75,6 +76,10 @@ class SecondPassSettings:
     window_seconds: float = 10.0
     speculate_after_ms: int = 100
     deadline_ms: int = 150
+    # Readers run this much nicer than Vosk's decoding threads (stt.decode_nice, at most 19): when the
+    # cores are short, the streaming pass keeps up and readings come late (the turn uses Vosk's text)
+    # instead of every caller's final waiting behind them.
+    nice_offset: int = 5
     language: str = "ko"
     prompt: str = ""
     guards: GuardSettings = field(default_factory=GuardSettings)
@@ -132,6 +137,7 @@ def read_second_pass(r: SectionReader, cache_dir: Path) -> SecondPassSettings:
         window_seconds=r.float(k + "window_seconds", d.window_seconds, min=5.0, max=30.0),
         speculate_after_ms=r.int(k + "speculate_after_ms", d.speculate_after_ms, min=0, max=5000),
         deadline_ms=r.int(k + "deadline_ms", d.deadline_ms, min=0, max=10000),
+        nice_offset=r.int(k + "nice_offset", d.nice_offset, min=0, max=19),
         language=r.str(k + "language", d.language),
         prompt=r.str(k + "prompt", d.prompt),
         guards=guards,

@@ -112,6 +112,18 @@ def test_second_pass_defaults_and_project_file(tmp_path: Path) -> None:
     assert SttSettings().second_pass.engine == "none"  # settings built in code load no second model
 
 
+def test_readers_run_nicer_than_the_vosk_decoders(tmp_path: Path) -> None:
+    from stt.engine import reader_nice
+
+    assert reader_nice(read_stt_settings(load_config(_config(tmp_path, {})))) == 15  # decode_nice 10 + 5
+    same = {"decode_nice": 4, "second_pass": {"nice_offset": 0}}
+    assert reader_nice(read_stt_settings(load_config(_config(tmp_path, same)))) == 4
+    capped = {"decode_nice": 17, "second_pass": {"nice_offset": 5}}
+    assert reader_nice(read_stt_settings(load_config(_config(tmp_path, capped)))) == 19  # Linux's highest
+    with pytest.raises(ConfigError, match="stt.second_pass.nice_offset"):
+        read_stt_settings(load_config(_config(tmp_path, {"second_pass": {"nice_offset": 25}})))
+
+
 def test_every_bad_second_pass_key_is_reported_at_once(tmp_path: Path) -> None:
     bad = {
         "second_pass": {
