@@ -35,8 +35,13 @@ def main() -> None:
     ap.add_argument("--errors", type=Path, default=BUNDLED_ASR_ERRORS)
     ap.add_argument("--per-phrase", type=int, default=10)
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--plain", nargs="*", type=Path, help="CSV files with a `text` column and no store names",
-                    default=sorted((ROOT / "examples/restaurant/eval").glob("*.csv")))
+    ap.add_argument(
+        "--plain",
+        nargs="*",
+        type=Path,
+        help="CSV files with a `text` column and no store names",
+        default=sorted((ROOT / "examples/restaurant/eval").glob("*.csv")),
+    )
     args = ap.parse_args()
     stores = StoreDirectory.from_csv(args.stores)
     model = ErrorModel.load(args.errors)

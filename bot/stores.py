@@ -175,7 +175,7 @@ def _within_one_jamo(key: str, text: str) -> bool:
             if not is_syllable(ch):
                 differ = 2
                 break
-            differ += sum(a != b for a, b in zip(want, split_syllable(ch)))
+            differ += sum(a != b for a, b in zip(want, split_syllable(ch), strict=True))
             if differ > 1:
                 break
         if differ <= 1:

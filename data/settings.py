@@ -101,7 +101,14 @@ class DataSettings:
             asr_errors=errors,
             asr_learned_per_real=r.float("augment.asr_learned_per_real", 0.0, min=0.0, max=10.0),
         )
-        known_aug = {"casual", "clipped", "asr", "max_generated_per_real", "casual_only_intents", "asr_errors"}
+        known_aug = {
+            "casual",
+            "clipped",
+            "asr",
+            "max_generated_per_real",
+            "casual_only_intents",
+            "asr_errors",
+        }
         for key in aug:
             if key not in known_aug | {"asr_learned_per_real"}:
                 r.error(f"augment.{key}", "unknown key")

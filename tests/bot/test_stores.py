@@ -151,7 +151,15 @@ def test_a_store_name_heard_one_letter_wrong_is_still_found() -> None:
 
 def test_the_near_match_leaves_short_words_and_two_letter_errors_alone() -> None:
     sample = StoreDirectory.from_csv(Path(__file__).resolve().parents[2] / "examples/restaurant/stores.csv")
-    for text in ("잠시만요", "종료해 줘", "네 맞아요", "감사합니다", "오늘 저녁 일곱 시", "강난전이요", "예약 취소할게요"):
+    for text in (
+        "잠시만요",
+        "종료해 줘",
+        "네 맞아요",
+        "감사합니다",
+        "오늘 저녁 일곱 시",
+        "강난전이요",
+        "예약 취소할게요",
+    ):
         assert sample.find_in_text(text) is None, text
 
 

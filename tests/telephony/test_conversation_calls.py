@@ -48,7 +48,12 @@ def test_conversations_run_as_phone_calls(request: pytest.FixtureRequest, tmp_pa
     folder = Path(cache.mkdir("callbot-sample-models")) if cache else Path(tempfile.mkdtemp())
     sample, _ = train_sample_models(folder, tmp_path / "sample")
     # espeak-ng audio tests the plumbing with Vosk; the second pass has its own tests
-    stt = {"work_dir": str(tmp_path / "stt"), "max_streams": 4, "threads": 2, "second_pass": {"engine": "none"}}
+    stt = {
+        "work_dir": str(tmp_path / "stt"),
+        "max_streams": 4,
+        "threads": 2,
+        "second_pass": {"engine": "none"},
+    }
     raw = {**sample.raw, "stt": stt}
     raw["telephony"] = {
         **(raw.get("telephony") or {}),
