@@ -220,7 +220,9 @@ def test_an_early_reading_is_cancelled_when_the_caller_goes_on_and_restarted_wit
         job = reader.take_ended()
         assert job is not None and job is not early and job.speculative  # started at the second pause
         reading, outcome = await job.wait(30.0)
-        assert outcome == USED and reading.text.replace(" ", "").strip(".") in ("네네", "네,네")
+        heard = reading.text.replace(" ", "").replace(",", "").replace(".", "")
+        # both words were read (Whisper's int8 kernels differ by CPU: "네, 네." on one, "네 네 네 네 네" on another)
+        assert outcome == USED and heard.count("네") >= 2 and set(heard) == {"네"}, reading.text
         assert whisper.stats["cancelled_early"] == before.get("cancelled_early", 0) + 1
 
     asyncio.run(go())
