@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.stores import StoreDirectory, _squash  # noqa: E402
+from bot.stores import StoreDirectory  # noqa: E402
 from data.augment.asr_errors import ErrorModel, noisy  # noqa: E402
 from data.settings import BUNDLED_ASR_ERRORS  # noqa: E402
 
@@ -58,9 +58,8 @@ def main() -> None:
                         if heard == said:
                             continue
                         altered += 1
-                        squashed = _squash(heard)
-                        by_name = next((s for key, s in stores._keys if key in squashed), None)
-                        found = by_name or stores._near_match(squashed)
+                        by_name = stores.find_exact(heard)
+                        found = stores.find_in_text(heard)
                         exact += by_name == store
                         near += found == store
                         wrong_exact += by_name not in (None, store)
@@ -74,11 +73,11 @@ def main() -> None:
     for path in args.plain:
         with path.open(encoding="utf-8-sig", newline="") as fh:
             for row in csv.DictReader(fh):
-                squashed = _squash(row.get("text") or "")
-                if not squashed or any(key in squashed for key, _ in stores._keys):
+                text = row.get("text") or ""
+                if not text.strip() or stores.find_exact(text) is not None:
                     continue
                 plain += 1
-                taken += stores._near_match(squashed) is not None
+                taken += stores.find_near(text) is not None
     print(f"sentences without a store name taken for one by the near match: {taken} of {plain}")
 
 

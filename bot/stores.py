@@ -65,6 +65,12 @@ class StoreDirectory:
                         keys.append((key, store))
         # Longest first so "강남역점" is preferred over "강남" when both are keys.
         self._keys = sorted(keys, key=lambda kv: -len(kv[0]))
+        # Keys the near match may take loosely, as jamo: long enough, and all Hangul syllables.
+        self._near_keys = [
+            ([split_syllable(ch) for ch in key], store)
+            for key, store in self._keys
+            if len(key) >= NEAR_MATCH_MIN_SYLLABLES and all(is_syllable(ch) for ch in key)
+        ]
 
     @classmethod
     def from_csv(cls, path: str | Path) -> StoreDirectory:
@@ -89,23 +95,22 @@ class StoreDirectory:
         return cls(stores)
 
     def find_in_text(self, text: str | None) -> Store | None:
-        """The store named in `text` ("명동점 주차 돼?", "강남 매장 몇 시까지"), or None."""
-        if not text:
-            return None
-        squashed = _squash(text)
-        for key, store in self._keys:
-            if key in squashed:
-                return store
-        return self._near_match(squashed)
+        """The store named in `text` ("명동점 주차 돼?", "강남 매장 몇 시까지"), exactly or else one jamo off
+        (`find_near`), or None."""
+        return self.find_exact(text) or self.find_near(text)
 
-    def _near_match(self, squashed: str) -> Store | None:
+    def find_exact(self, text: str | None) -> Store | None:
+        """The store whose name or alias appears in `text` as written (spaces and punctuation aside)."""
+        squashed = _squash(text or "")
+        return next((store for key, store in self._keys if key in squashed), None) if squashed else None
+
+    def find_near(self, text: str | None) -> Store | None:
         """A name the recognizer got one letter wrong ("강남전", "홍대입꾸"): keys of three
         syllables or more, one jamo (initial, vowel or final) differing, and only one store that close.
         Two-syllable keys are never matched loosely: "잠시" is not "잠실", "종료" is not "종로"."""
+        squashed = _squash(text or "")
         found = {
-            store.store_id: store
-            for key, store in self._keys
-            if len(key) >= NEAR_MATCH_MIN_SYLLABLES and _within_one_jamo(key, squashed)
+            store.store_id: store for parts, store in self._near_keys if _within_one_jamo(parts, squashed)
         }
         return next(iter(found.values())) if len(found) == 1 else None
 
@@ -163,19 +168,16 @@ def _valid_closed_day(day: str) -> bool:
 NEAR_MATCH_MIN_SYLLABLES = 3
 
 
-def _within_one_jamo(key: str, text: str) -> bool:
-    """Whether some stretch of `text` as long as `key` differs from it in at most one jamo."""
-    if not all(is_syllable(ch) for ch in key):
-        return False
-    parts = [split_syllable(ch) for ch in key]
-    for start in range(len(text) - len(key) + 1):
+def _within_one_jamo(parts: list[tuple[int, int, int]], text: str) -> bool:
+    """Whether some stretch of `text` as long as the key (its syllables' jamo `parts`) differs from it in
+    at most one jamo."""
+    for start in range(len(text) - len(parts) + 1):
         differ = 0
         for offset, want in enumerate(parts):
             ch = text[start + offset]
-            if not is_syllable(ch):
-                differ = 2
-                break
-            differ += sum(a != b for a, b in zip(want, split_syllable(ch), strict=True))
+            differ += (
+                sum(a != b for a, b in zip(want, split_syllable(ch), strict=True)) if is_syllable(ch) else 2
+            )
             if differ > 1:
                 break
         if differ <= 1:
