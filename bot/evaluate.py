@@ -215,7 +215,7 @@ async def calibrate_on_file(
     models = NluModels.load_paths(paths, replace(base, router=0.0, domain_default=0.0, domains={}))
     rows = [Labelled(item.domain, item.intent, await models.parse(item.text)) for item in items]
     thresholds, stats = calibrate(rows, base, min_recall, out_of_scope_share=out_of_scope_share)
-    logger.info("bot.calibrate %s thresholds=%s", stats, thresholds.to_manifest())
+    logger.debug("bot.calibrate %s thresholds=%s", stats, thresholds.to_manifest())
     return thresholds
 
 

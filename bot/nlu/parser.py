@@ -78,5 +78,5 @@ def load_agent(path: Path, **kwargs: Any) -> Any:
         ) from exc
     if not agent.is_ready():
         raise ModelLoadError(f"{path}: the Rasa model did not load; retrain with `callbot train`")
-    logger.info("bot.nlu.loaded model=%s", path.name)
+    logger.debug("bot.nlu.loaded model=%s", path.name)
     return agent
