@@ -62,6 +62,10 @@ class Texts:
     nothing_to_repeat: str = "무엇을 도와드릴까요?"
     error: str = "죄송합니다. 잠시 문제가 생겨 상담원에게 연결해 드리겠습니다."
     still_there: str = "여보세요? {prompt}"  # silence while a form waits for an answer
+    # An ending the caller did not clearly ask for (`confirm_end_below`) is asked about first.
+    confirm_goodbye: str = "통화를 종료할까요?"
+    confirm_handoff: str = "상담원에게 연결해 드릴까요?"
+    carry_on: str = "네, 계속 도와드릴게요. 무엇을 도와드릴까요?"  # "아니요" to one of those questions
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,10 @@ class RoutingSettings:
     zero_first_slots: tuple[str, ...] = ("phone",)  # numbers that begin with 0: there 0 is no handoff
     # Slots whose value, said in one domain, every other domain receives ("the store already given").
     shared_slots: tuple[str, ...] = ()
+    # A goodbye or a request for a person understood with less confidence than this ends the call only
+    # after the caller says yes to texts.confirm_goodbye / confirm_handoff (0: never ask). A misheard
+    # "좋으세요?" taken for a farewell must not hang up on the caller.
+    confirm_end_below: float = 0.8
     texts: Texts = field(default_factory=Texts)
 
     @classmethod
@@ -105,6 +113,7 @@ class RoutingSettings:
             number_slots=tuple(r.str_list("dtmf_number_slots", list(d.number_slots))),
             zero_first_slots=tuple(r.str_list("dtmf_zero_first_slots", list(d.zero_first_slots))),
             shared_slots=tuple(r.str_list("shared_slots", list(d.shared_slots))),
+            confirm_end_below=r.float("confirm_end_below", d.confirm_end_below, min=0.0, max=1.0),
             texts=Texts(**{k: v for k, v in texts.items() if k in known_texts and isinstance(v, str)}),
         )
         r.done()

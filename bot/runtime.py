@@ -39,6 +39,8 @@ logger = logging.getLogger(__name__)
 
 Event = UserText | Dtmf | Silence
 RETIRE_AFTER_SECONDS = 30.0  # a replaced version's thread outlives any turn that started on it
+# The caller's request behind each ending (`bot.confirm_end_below`): a goodbye hangs up, "상담원" hands off.
+ENDING_REQUESTS = {BotAction.HANGUP: routing.GOODBYE, BotAction.HANDOFF: routing.AGENT}
 
 
 class Bot(FormTurns):
@@ -123,10 +125,16 @@ class Bot(FormTurns):
             session.turns += 1
             models = self._current
             try:
+                pending, session.pending_end = session.pending_end, None
                 if isinstance(event, Dtmf):
                     reply = await self._digit(models, session, event.digit)
                 elif isinstance(event, UserText) and event.text.strip():
-                    reply = await models.rasa.run(self._text(models, session, event.text.strip()))
+                    turn = self._text_turn(models, session, event.text.strip(), pending)
+                    reply = await models.rasa.run(turn)
+                elif pending is not None:  # silence after "통화를 종료할까요?": asked again
+                    session.pending_end = pending
+                    prompt = session.last_reply.text if session.last_reply else ""
+                    reply = self._fixed(self.routing.texts.still_there.format(prompt=prompt), None, None)
                 elif session.sticky_domain and session.form_prompt:  # silence while a form waits
                     prompt = self.routing.texts.still_there.format(prompt=session.form_prompt)
                     reply = BotReply(text=prompt, domain=session.sticky_domain)
@@ -222,6 +230,65 @@ class Bot(FormTurns):
     # `_text` and `_dialogue` run on the version's Rasa thread, whole: one hop per turn, not one per
     # Rasa call (each hop is a thread wake-up and GIL hand-over, ~1-5 ms on a busy machine). The
     # session lock, held on the server's loop, keeps one call's turns one at a time.
+
+    async def _text_turn(
+        self, models: LoadedVersion, session: DialogueSession, text: str, pending: BotReply | None
+    ) -> BotReply:
+        """A text turn: the answer to a pending "통화를 종료할까요?", else `_text`, whose ending (a
+        goodbye, a request for a person) is asked about first when it was not understood surely."""
+        if pending is not None:
+            answer = await self._ending_answer(models, session, text, pending)
+            if answer is not None:
+                return answer
+        return self._confirm_end(session, await self._text(models, session, text))
+
+    async def _ending_answer(
+        self, models: LoadedVersion, session: DialogueSession, text: str, pending: BotReply
+    ) -> BotReply | None:
+        """The reply to `text` said to a held-back ending: the ending on yes (or on the same request
+        again), the carry-on text on no, the question again on "다시요"; None for anything else (the
+        caller went on: an ordinary turn). Read with the router and the common domain's model only, so
+        no domain's dialogue hears the yes or no."""
+        common = self.routing.common_domain
+        if common not in models.agents:
+            return None
+        router_parse = await models.router.parse_message(text)
+        routed = (router_parse.get("intent") or {}).get("name")
+        if routed != common:
+            return None
+        decision = decide(router_parse, await models.agents[common].parse_message(text), models.thresholds)
+        said = None if decision.rejected else routing.common_name(decision.intent, self.routing)
+        again = ENDING_REQUESTS.get(pending.action)
+        if said in (routing.AFFIRM, again):
+            return pending
+        if said == routing.DENY:
+            texts = self.routing.texts
+            prompt = session.form_prompt if session.sticky_domain else None
+            text = f"{texts.carry_on} {prompt}" if prompt else texts.carry_on
+            return self._fixed(text, common, decision.intent, decision.confidence)
+        if said == routing.REPEAT:
+            session.pending_end = pending
+            return self._repeat(session)
+        return None
+
+    def _confirm_end(self, session: DialogueSession, reply: BotReply) -> BotReply:
+        """Hold back a goodbye or handoff the caller asked for with confidence below
+        `bot.confirm_end_below`, and ask first ("통화를 종료할까요?")."""
+        asked = ENDING_REQUESTS.get(reply.action)
+        said = routing.common_name(reply.intent, self.routing)
+        if asked is None or said != asked or reply.confidence >= self.routing.confirm_end_below:
+            return reply
+        session.pending_end = reply
+        session.answer_domain = None  # the yes or no answers this question, not a domain's
+        texts = self.routing.texts
+        text = texts.confirm_goodbye if reply.action is BotAction.HANGUP else texts.confirm_handoff
+        logger.debug(
+            "bot.confirm_end call=%s action=%s confidence=%.2f",
+            session.call_id,
+            reply.action,
+            reply.confidence,
+        )
+        return self._fixed(text, self.routing.common_domain, reply.intent, reply.confidence)
 
     async def _text(self, models: LoadedVersion, session: DialogueSession, text: str) -> BotReply:
         target = routing.parse_domain(session.sticky_domain, session.focus_domain)

@@ -38,6 +38,8 @@ class DialogueSession:
     # Turns in a row in which the form's question got no answer (the keypad offer, then a person).
     slot_misses: int = 0
     missed_slot: str | None = None
+    # A goodbye or handoff held back until the caller confirms it (`bot.confirm_end_below`).
+    pending_end: BotReply | None = None
     same_replies: int = 0  # the last reply said again this many times in a row
     shared_slots: dict[str, Any] = field(default_factory=dict)  # bot.shared_slots values said so far
     domains_used: set[str] = field(default_factory=set)
@@ -61,5 +63,6 @@ class DialogueSession:
             "keypad_menu": self.keypad_menu,
             "digits": self.digits,
             "last_reply": self.last_reply.text if self.last_reply else None,
+            "pending_end": self.pending_end.action.value if self.pending_end else None,
             "domains_used": sorted(self.domains_used),
         }

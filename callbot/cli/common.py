@@ -59,6 +59,14 @@ def print_json(data: Any) -> None:
 OWN_PACKAGES = ("callbot", "bot", "stt", "telephony", "data")
 
 
+def quiet_own_logs() -> None:
+    """Commands that print each turn themselves (shell, conversation tests): callbot's own INFO lines
+    (one per turn) would interleave with that output; warnings and errors still show."""
+    logging.getLogger().setLevel(logging.WARNING)
+    for name in OWN_PACKAGES:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def _no_warning(*_args: object, **_kwargs: object) -> None:
     return None
 

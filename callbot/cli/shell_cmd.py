@@ -61,7 +61,9 @@ def _quiet_rasa(verbose: bool) -> None:
 
     configure_structlog(logging.DEBUG if verbose else logging.WARNING)
     if not verbose:  # the shell shows each turn itself; per-turn log lines would interleave
-        logging.getLogger().setLevel(logging.WARNING)
+        from callbot.cli.common import quiet_own_logs
+
+        quiet_own_logs()
 
 
 async def _main(config: Config, call_id: str, json_lines: bool) -> None:

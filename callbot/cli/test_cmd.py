@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from callbot.cli.common import console, err_console, fail, get_config, print_json, user_errors
+from callbot.cli.common import console, err_console, fail, get_config, print_json, quiet_own_logs, user_errors
 
 app = typer.Typer(help="Test the trained bot with scripted conversations.", no_args_is_help=True)
 
@@ -48,7 +48,7 @@ def conversations(
     config = get_config(ctx)
     quiet_rasa(ctx)
     if not getattr(ctx.find_root().obj, "verbose", False):
-        logging.getLogger().setLevel(logging.WARNING)  # per-turn log lines would bury the results
+        quiet_own_logs()  # per-turn log lines would bury the results
         logging.getLogger("tensorflow").setLevel(logging.ERROR)  # graph retracing notes
         warnings.simplefilter("ignore")  # Rasa's and its dependencies' deprecation notes
     with user_errors(ConversationSpecError, ModelNotFoundError, ModelLoadError, ActionLoadError):

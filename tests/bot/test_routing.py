@@ -185,7 +185,14 @@ def test_number_message_uses_the_inform_intent_and_requested_slot():
 def test_settings_from_config_reports_every_bad_key(tmp_path):
     config = Config(
         path=tmp_path / "callbot.yml",
-        raw={"bot": {"keypad_after_failures": 0, "domain_labels": {"store": ""}, "texts": {"nope": "x"}}},
+        raw={
+            "bot": {
+                "keypad_after_failures": 0,
+                "domain_labels": {"store": ""},
+                "texts": {"nope": "x"},
+                "confirm_end_below": 1.5,
+            }
+        },
     )
     with pytest.raises(ConfigError) as info:
         RoutingSettings.from_config(config)
@@ -193,6 +200,7 @@ def test_settings_from_config_reports_every_bad_key(tmp_path):
     assert "bot.keypad_after_failures" in message
     assert "bot.domain_labels.store" in message
     assert "bot.texts.nope" in message
+    assert "bot.confirm_end_below" in message
     ok = Config(
         path=tmp_path / "callbot.yml",
         raw={"bot": {"domain_labels": {"store": "지점 안내"}}, "data": {"common_domain": "basic"}},
@@ -200,3 +208,4 @@ def test_settings_from_config_reports_every_bad_key(tmp_path):
     settings = RoutingSettings.from_config(ok)
     assert settings.label("store") == "지점 안내" and settings.label("reservation") == "예약"
     assert settings.common_intent("affirm") == "basic_affirm"
+    assert settings.confirm_end_below == 0.8  # an unsure goodbye is asked about by default

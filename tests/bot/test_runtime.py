@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -179,3 +180,58 @@ def test_the_same_reply_is_never_said_three_times_in_a_row(tiny):
     assert replies[2].action is BotAction.HANDOFF  # a loop the caller cannot leave goes to a person
     again = talk(bot, session, "다시 말해 주세요")[0]  # asking for it again is not such a loop
     assert again.intent == "common_repeat"
+
+
+def asking_before_ending(bot, monkeypatch, below: float = 1.0) -> None:
+    """Every goodbye or request for a person counts as unsure (below 1.0): the bot asks first."""
+    monkeypatch.setattr(bot, "routing", replace(bot.routing, confirm_end_below=below))
+
+
+def test_an_unsure_goodbye_is_asked_about_and_yes_ends_the_call(tiny, monkeypatch):
+    bot, _ = tiny
+    asking_before_ending(bot, monkeypatch)
+    session = bot.new_session("call-unsure-bye")
+    asked, bye = talk(bot, session, "끊을게요", "네")
+    assert asked.text == "통화를 종료할까요?" and asked.action is BotAction.NONE
+    assert asked.intent == "common_goodbye" and session.pending_end is None  # consumed by the "네"
+    assert bye.text == "감사합니다. 좋은 하루 보내세요." and bye.action is BotAction.HANGUP
+
+
+def test_no_to_the_question_keeps_the_call_and_the_next_yes_ends_nothing(tiny, monkeypatch):
+    bot, _ = tiny
+    asking_before_ending(bot, monkeypatch)
+    session = bot.new_session("call-unsure-no")
+    asked, kept, where, yes = talk(bot, session, "끊을게요", "아니요", "위치 알려주세요", "네")
+    assert asked.text == "통화를 종료할까요?"
+    assert kept.text == "네, 계속 도와드릴게요. 무엇을 도와드릴까요?" and kept.action is BotAction.NONE
+    assert where.text == "저희 가게는 강남역 2번 출구 앞에 있습니다."
+    assert yes.action is BotAction.NONE  # the question was answered: a later yes ends nothing
+
+
+def test_a_caller_who_goes_on_after_the_question_is_simply_answered(tiny, monkeypatch):
+    bot, _ = tiny
+    asking_before_ending(bot, monkeypatch)
+    session = bot.new_session("call-unsure-agent")
+    asked, where, yes = talk(bot, session, "상담원 연결해 주세요", "위치 알려주세요", "네")
+    assert asked.text == "상담원에게 연결해 드릴까요?" and asked.action is BotAction.NONE
+    assert where.text == "저희 가게는 강남역 2번 출구 앞에 있습니다." and where.action is BotAction.NONE
+    assert yes.action is BotAction.NONE and session.pending_end is None
+
+
+def test_silence_or_repeat_after_the_question_asks_it_again_then_yes_hands_off(tiny, monkeypatch):
+    bot, _ = tiny
+    asking_before_ending(bot, monkeypatch)
+    session = bot.new_session("call-unsure-silence")
+    asked, hello, again, yes = talk(bot, session, "상담원 연결해 주세요", Silence(), "다시 말해 주세요", "네")
+    assert asked.text == "상담원에게 연결해 드릴까요?"
+    assert hello.text == "여보세요? 상담원에게 연결해 드릴까요?" and hello.action is BotAction.NONE
+    assert again.text == hello.text and again.action is BotAction.NONE
+    assert yes.action is BotAction.HANDOFF and yes.intent == "common_agent"
+
+
+def test_a_sure_ending_is_not_asked_about(tiny, monkeypatch):
+    bot, _ = tiny
+    asking_before_ending(bot, monkeypatch, below=0.0)  # 0: never ask
+    session = bot.new_session("call-sure-bye")
+    (bye,) = talk(bot, session, "끊을게요")
+    assert bye.action is BotAction.HANGUP and session.pending_end is None

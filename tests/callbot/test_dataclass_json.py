@@ -24,6 +24,7 @@ def test_a_dialogue_session_round_trips_with_every_field() -> None:
         turns=5,
         last_reply=BotReply("몇 분이 오시나요?", "reservation", "reservation_make", 0.9, {"store": "강남점"}),
         form_prompt="몇 분이 오시나요?",
+        pending_end=BotReply("감사합니다.", "common", "common_goodbye", 0.6, action=BotAction.HANGUP),
         domains_used={"reservation", "common"},
     )
     restored = dataclass_json.loads(DialogueSession, dataclass_json.dumps(session))
@@ -32,6 +33,7 @@ def test_a_dialogue_session_round_trips_with_every_field() -> None:
             assert getattr(restored, f.name) == getattr(session, f.name), f.name
     assert isinstance(restored.lock, asyncio.Lock) and restored.lock is not session.lock  # process-local
     assert restored.last_reply is not None and restored.last_reply.action is BotAction.NONE
+    assert restored.pending_end is not None and restored.pending_end.action is BotAction.HANGUP
 
 
 def test_fields_added_later_are_stored_without_a_field_list() -> None:
