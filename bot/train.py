@@ -250,7 +250,8 @@ def _thresholds(tmp: Path, results: list[ModelResult], settings: BotSettings, sa
     thresholds = asyncio.run(
         calibrate_on_file(paths, held_out, base, settings.min_in_scope_recall, settings.out_of_scope_share)
     )
-    say("all", f"thresholds: {thresholds.to_manifest()}")
+    domains = ", ".join(f"{k} {v}" for k, v in thresholds.domains.items())
+    say("all", f"thresholds: router {thresholds.router}, domains {domains or thresholds.domain_default}")
     return thresholds
 
 

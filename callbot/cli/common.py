@@ -59,9 +59,12 @@ def print_json(data: Any) -> None:
 OWN_PACKAGES = ("callbot", "bot", "stt", "telephony", "data")
 
 
-def quiet_own_logs() -> None:
-    """Commands that print each turn themselves (shell, conversation tests): callbot's own INFO lines
-    (one per turn) would interleave with that output; warnings and errors still show."""
+def quiet_own_logs(ctx: typer.Context | None = None) -> None:
+    """Commands that print what they did themselves (shell and conversation tests each turn, data build
+    and train their summary tables): callbot's own INFO lines would repeat or interleave with that
+    output; warnings and errors still show. With `ctx` and `--verbose`, nothing changes."""
+    if ctx is not None and getattr(ctx.find_root().obj, "verbose", False):
+        return
     logging.getLogger().setLevel(logging.WARNING)
     for name in OWN_PACKAGES:
         logging.getLogger(name).setLevel(logging.WARNING)

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from callbot.cli.common import console, get_config, print_json, user_errors
+from callbot.cli.common import console, get_config, print_json, quiet_own_logs, user_errors
 from data.errors import DataError
 
 app = typer.Typer(help="Build training data from QnA sheets and chat logs.", no_args_is_help=True)
@@ -30,6 +30,7 @@ def build_cmd(
     from data.settings import DataSettings
 
     config = get_config(ctx)
+    quiet_own_logs(ctx)  # the tables below say what was built
     with user_errors(DataError):
         settings = DataSettings.from_config(config).with_inputs(qna, logs, out)
         if as_json:

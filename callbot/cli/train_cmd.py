@@ -9,7 +9,7 @@ import sys
 import typer
 from rich.table import Table
 
-from callbot.cli.common import console, err_console, fail, get_config, print_json, user_errors
+from callbot.cli.common import console, err_console, fail, get_config, print_json, quiet_own_logs, user_errors
 
 
 def train(
@@ -33,6 +33,7 @@ def train(
 
     config = get_config(ctx)
     quiet_rasa(ctx)
+    quiet_own_logs(ctx)  # progress lines and the table below say what was trained and built
     # With --json, stdout carries only the report: Rasa's own messages go to stderr.
     out = err_console if as_json else console
 
@@ -53,8 +54,8 @@ def train(
         print_json(report.to_dict())
         return
     table = Table(title=f"models {report.version}" + ("" if report.created else " (unchanged)"))
-    for column in ("model", "status", "seconds", "fingerprint", "from version"):
-        table.add_column(column)
+    for column in ("model", "status", "secs", "fingerprint", "from version"):  # fits 80 columns whole
+        table.add_column(column, no_wrap=True)
     for m in report.models:
         table.add_row(m.name, m.status, f"{m.seconds:.1f}", m.fingerprint, m.from_version or "")
     console.print(table)

@@ -1,6 +1,7 @@
 """`callbot data build` through the real CLI: tables for people, JSON for scripts, clean errors."""
 
 import json
+import os
 
 from typer.testing import CliRunner
 
@@ -42,3 +43,30 @@ def test_missing_config_file_is_reported(tmp_path):
     result = runner.invoke(app, ["--config", str(tmp_path / "nope.yml"), "data", "build"])
     assert result.exit_code == 1
     assert "config file not found" in result.output
+
+
+def _rendered(table, width: int = 80) -> str:
+    from rich.console import Console
+
+    console = Console(width=width, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
+    console.print(table)
+    return console.export_text()
+
+
+def test_the_per_intent_table_shows_whole_intent_names_on_80_columns():
+    from data.report import BuildReport
+
+    counts = {"real_train": 675, "real_test": 118, "generated_train": 438, "generated_test": 79}
+    by_kind = {"by_kind": {"casual": 517, "clipped": 12, "asr": 100, "asr_learned": 3}}
+    prefixed = BuildReport(
+        intents={
+            "reservation_availability": {"domain": "reservation", **counts, **by_kind},
+            "store_holiday_hours": {"domain": "store", **counts, **by_kind},
+        }
+    )
+    text = _rendered(prefixed.tables()[1])
+    assert "reservation_availability" in text and "store_holiday_hours" in text and "…" not in text
+    assert "domain" not in text  # every intent name already says its domain
+    other = BuildReport(intents={"cake_order": {"domain": "bakery", **counts, **by_kind}})
+    text = _rendered(other.tables()[1])
+    assert "domain" in text and "bakery" in text and "cake_order" in text
