@@ -339,7 +339,9 @@ class CallSession:
         )
         second.settle(choice)
         if choice.source == "vosk" and choice.outcome != OFF:
-            self.services.metrics.stt_fallbacks.labels(kind=f"second_pass_{choice.outcome.split(':')[0]}").inc()
+            self.services.metrics.stt_fallbacks.labels(
+                kind=f"second_pass_{choice.outcome.split(':')[0]}"
+            ).inc()
         text = choice.text.strip()
         if not text:
             logger.info("telephony.session.nothing_heard call=%s outcome=%s", self.call_sid, outcome)

@@ -76,7 +76,9 @@ def whisper_with(whisper_cache: Path) -> Iterator:
     made = []
 
     def make(**changes: object) -> SecondPass:
-        settings = dataclasses.replace(SecondPassSettings(engine="whisper", cache_dir=whisper_cache), **changes)
+        settings = dataclasses.replace(
+            SecondPassSettings(engine="whisper", cache_dir=whisper_cache), **changes
+        )
         second = SecondPass.load(settings)
         made.append(second)
         return second

@@ -89,7 +89,9 @@ class ErrorModel:
     spaces_dropped: int = 0
     spaces_added: int = 0
     # part -> reference jamo index -> heard jamo index -> count (only parts that differed)
-    jamo: dict[str, dict[int, Counter[int]]] = field(default_factory=lambda: {p: defaultdict(Counter) for p in PARTS})
+    jamo: dict[str, dict[int, Counter[int]]] = field(
+        default_factory=lambda: {p: defaultdict(Counter) for p in PARTS}
+    )
     provenance: dict[str, object] = field(default_factory=dict)
 
     def rate(self, count: int, total: int) -> float:
@@ -100,9 +102,21 @@ class ErrorModel:
             "provenance": self.provenance,
             "counts": {
                 k: getattr(self, k)
-                for k in ("syllables", "substituted", "deleted", "inserted", "gaps", "spaces", "spaces_dropped", "spaces_added")
+                for k in (
+                    "syllables",
+                    "substituted",
+                    "deleted",
+                    "inserted",
+                    "gaps",
+                    "spaces",
+                    "spaces_dropped",
+                    "spaces_added",
+                )
             },
-            "jamo": {p: {str(r): dict(sorted(c.items())) for r, c in sorted(rows.items())} for p, rows in self.jamo.items()},
+            "jamo": {
+                p: {str(r): dict(sorted(c.items())) for r, c in sorted(rows.items())}
+                for p, rows in self.jamo.items()
+            },
         }
 
     @classmethod

@@ -71,12 +71,17 @@ def test_static_folder_holds_one_const_graph_and_its_report(built: dict[str, Pat
     assert report["graph"] == "static" and report["graph_arcs"] == header.arcs and report["graph_note"] == ""
     assert (built["lookahead"] / "graph" / "HCLr.fst").is_file()
     assert not (built["lookahead"] / "graph" / "HCLG.fst").exists()
-    assert json.loads((built["lookahead"] / "lm_report.json").read_text())["graph_note"] == "static_graph is off"
+    assert (
+        json.loads((built["lookahead"] / "lm_report.json").read_text())["graph_note"] == "static_graph is off"
+    )
 
 
 @pytest.mark.parametrize("text", SPOKEN)
 def test_static_graph_decodes_what_the_lookahead_graph_decodes(
-    built: dict[str, Path], speak, text: str, tmp_path: Path  # noqa: ANN001
+    built: dict[str, Path],
+    speak,
+    text: str,
+    tmp_path: Path,  # noqa: ANN001
 ) -> None:
     pcm = _phone_pcm(speak, text, tmp_path)
     static, lookahead = _decode(built["static"], pcm), _decode(built["lookahead"], pcm)
@@ -106,12 +111,16 @@ def test_without_the_tools_the_lookahead_graph_is_kept(
     report = build_domain_model(base, TEXT, tmp_path / "lm")
     assert report.graph == "lookahead" and "fstcompose" in report.graph_note
     graph = tmp_path / "lm" / "graph"
-    assert (graph / "HCLr.fst").is_file() and (graph / "Gr.fst").is_file() and not (graph / "HCLG.fst").exists()
+    assert (
+        (graph / "HCLr.fst").is_file() and (graph / "Gr.fst").is_file() and not (graph / "HCLG.fst").exists()
+    )
     monkeypatch.undo()
     assert _decode(tmp_path / "lm", np.zeros(8000, dtype="<i2").tobytes()) == ""  # loads and decodes
 
 
-def test_tools_without_a_shared_libfst_are_unavailable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_tools_without_a_shared_libfst_are_unavailable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for tool in ("fstcompose", "fstrelabel", "fstconvert"):
@@ -142,4 +151,6 @@ def test_bad_disambiguation_file_is_named(base: Path, tmp_path: Path) -> None:
     bad = tmp_path / "disambig_tid.int"
     bad.write_text("#0\n#1\n")
     with pytest.raises(LmError, match=r"disambig_tid\.int: expected transition ids"):
-        compile_static_graph(base / "graph" / "HCLr.fst", base / "graph" / "Gr.fst", bad, tmp_path / "HCLG.fst")
+        compile_static_graph(
+            base / "graph" / "HCLr.fst", base / "graph" / "Gr.fst", bad, tmp_path / "HCLG.fst"
+        )
