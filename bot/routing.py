@@ -26,6 +26,7 @@ DEFAULT_LABELS = {
 }
 # Common intents (without the `<common>_` prefix) the runtime gives a meaning of its own.
 AGENT, REPEAT, GOODBYE, AFFIRM, DENY = "agent", "repeat", "goodbye", "affirm", "deny"
+GREET = "greet"
 OUT_OF_SCOPE_NAME = "out_of_scope"
 
 

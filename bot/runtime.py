@@ -302,11 +302,10 @@ class Bot(FormTurns):
             router_parse = None
             domain_parse = await models.agents[target].parse_message(text)
         else:
-            router_parse = await models.router.parse_message(text)
-            routed = (router_parse.get("intent") or {}).get("name")
-            confident = (router_parse.get("intent") or {}).get("confidence", 0) >= models.thresholds.router
-            agent = models.agents.get(routed) if confident else None
-            domain_parse = await agent.parse_message(text) if agent else None
+            router_parse, domain_parse = await self._route(models, text)
+            greeted = await self._after_greeting(models, text, router_parse, domain_parse)
+            if greeted is not None:
+                text, router_parse, domain_parse = greeted
         decision = decide(router_parse, domain_parse, models.thresholds, domain=target)
         if domain_parse is not None and decision.intent and not decision.rejected:
             if (domain_parse.get("intent") or {}).get("name") != decision.intent:
@@ -339,6 +338,50 @@ class Bot(FormTurns):
         plan = routing.plan_text(decision, sticky, self.routing)
         logger.debug("bot.route call=%s plan=%s reason=%s", session.call_id, plan, decision.reason)
         return await self._run_plan(models, session, plan, text, domain_parse)
+
+    async def _route(self, models: LoadedVersion, text: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """The router's parse, and the parse of the domain it routes to when it is sure enough."""
+        router_parse = await models.router.parse_message(text)
+        routed = (router_parse.get("intent") or {}).get("name")
+        confident = (router_parse.get("intent") or {}).get("confidence", 0) >= models.thresholds.router
+        agent = models.agents.get(routed) if confident else None
+        return router_parse, await agent.parse_message(text) if agent else None
+
+    async def _after_greeting(
+        self,
+        models: LoadedVersion,
+        text: str,
+        router_parse: dict[str, Any],
+        domain_parse: dict[str, Any] | None,
+    ) -> tuple[str, dict[str, Any], dict[str, Any] | None] | None:
+        """Callers open with a greeting: "안녕하세요 예약 좀 하려고 하는데요", "여보세요 안녕하세요 배달
+        되나요". The greeting pulls such a turn to a greeting back, or to a refusal. When the turn was
+        understood as no more than that (a greeting, out of scope, unsure) and its first words (one or
+        two) are each a greeting by themselves, the rest of the turn is parsed alone: a request of a
+        business domain there is the turn (the rest, its parses). Else None."""
+        decision = decide(router_parse, domain_parse, models.thresholds)
+        said = routing.common_name(decision.intent, self.routing)
+        if not decision.rejected and said not in (routing.GREET, routing.OUT_OF_SCOPE_NAME):
+            return None
+        words = text.split()
+        for n in (1, 2):
+            if len(words) <= n or not await self._is_greeting(models, words[n - 1]):
+                return None
+            rest = " ".join(words[n:])
+            rest_router, rest_domain = await self._route(models, rest)
+            found = decide(rest_router, rest_domain, models.thresholds)
+            if not found.rejected and routing.common_name(found.intent, self.routing) is None:
+                logger.debug("bot.after_greeting text=%r rest=%r intent=%s", text, rest, found.intent)
+                return rest, rest_router, rest_domain
+        return None
+
+    async def _is_greeting(self, models: LoadedVersion, word: str) -> bool:
+        """True when the common domain's model, asked through the router, is sure `word` is a greeting."""
+        router_parse, domain_parse = await self._route(models, word)
+        if (router_parse.get("intent") or {}).get("name") != self.routing.common_domain:
+            return False
+        decision = decide(router_parse, domain_parse, models.thresholds)
+        return not decision.rejected and routing.common_name(decision.intent, self.routing) == routing.GREET
 
     async def _own_answer(self, models: LoadedVersion, domain: str, text: str) -> dict[str, Any] | None:
         """The parse of the domain that just asked the caller something, when it is sure the answer

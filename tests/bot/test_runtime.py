@@ -235,3 +235,19 @@ def test_a_sure_ending_is_not_asked_about(tiny, monkeypatch):
     session = bot.new_session("call-sure-bye")
     (bye,) = talk(bot, session, "끊을게요")
     assert bye.action is BotAction.HANGUP and session.pending_end is None
+
+
+def test_a_greeting_before_the_request_does_not_hide_the_request(tiny):
+    bot, _ = tiny
+    session = bot.new_session("call-hello-first")
+    where, stocks, hello = talk(
+        bot,
+        session,
+        "여보세요 안녕하세요 위치 알려주세요",
+        "안녕하세요 오늘 주식 어때요",
+        "안녕하세요 안녕하세요",
+    )
+    # the whole turn is taken for a greeting (1.0); its rest, after two greetings, is the question
+    assert where.text == "저희 가게는 강남역 2번 출구 앞에 있습니다." and where.domain == "store"
+    assert stocks.domain in (None, "common")  # what follows the greeting is still out of scope
+    assert hello.intent == "common_greet"  # only greetings: greeted back
