@@ -29,7 +29,7 @@ from bot.agents import (
 from bot.dialogue_state import DialogueState, StateSnapshot
 from bot.form_turns import FormTurns
 from bot.forms import payloads, share_slots
-from bot.nlu.decision import Thresholds, decide, with_intent
+from bot.nlu.decision import Decision, Thresholds, decide, with_intent
 from bot.routing import Escalation, Plan, RoutingSettings, Step
 from bot.session import DialogueSession
 from callbot.config import Config
@@ -133,8 +133,8 @@ class Bot(FormTurns):
                     reply = await models.rasa.run(turn)
                 elif pending is not None:  # silence after "통화를 종료할까요?": asked again
                     session.pending_end = pending
-                    prompt = session.last_reply.text if session.last_reply else ""
-                    reply = self._fixed(self.routing.texts.still_there.format(prompt=prompt), None, None)
+                    prompt = self.routing.texts.still_there.format(prompt=self._end_question(pending))
+                    reply = self._fixed(prompt, None, None)
                 elif session.sticky_domain and session.form_prompt:  # silence while a form waits
                     prompt = self.routing.texts.still_there.format(prompt=session.form_prompt)
                     reply = BotReply(text=prompt, domain=session.sticky_domain)
@@ -249,15 +249,7 @@ class Bot(FormTurns):
         again), the carry-on text on no, the question again on "다시요"; None for anything else (the
         caller went on: an ordinary turn). Read with the router and the common domain's model only, so
         no domain's dialogue hears the yes or no."""
-        common = self.routing.common_domain
-        if common not in models.agents:
-            return None
-        router_parse = await models.router.parse_message(text)
-        routed = (router_parse.get("intent") or {}).get("name")
-        if routed != common:
-            return None
-        decision = decide(router_parse, await models.agents[common].parse_message(text), models.thresholds)
-        said = None if decision.rejected else routing.common_name(decision.intent, self.routing)
+        said, decision = await self._common_said(models, text)
         again = ENDING_REQUESTS.get(pending.action)
         if said in (routing.AFFIRM, again):
             return pending
@@ -265,7 +257,7 @@ class Bot(FormTurns):
             texts = self.routing.texts
             prompt = session.form_prompt if session.sticky_domain else None
             text = f"{texts.carry_on} {prompt}" if prompt else texts.carry_on
-            return self._fixed(text, common, decision.intent, decision.confidence)
+            return self._fixed(text, self.routing.common_domain, decision.intent, decision.confidence)
         if said == routing.REPEAT:
             session.pending_end = pending
             return self._repeat(session)
@@ -280,8 +272,7 @@ class Bot(FormTurns):
             return reply
         session.pending_end = reply
         session.answer_domain = None  # the yes or no answers this question, not a domain's
-        texts = self.routing.texts
-        text = texts.confirm_goodbye if reply.action is BotAction.HANGUP else texts.confirm_handoff
+        text = self._end_question(reply)
         logger.debug(
             "bot.confirm_end call=%s action=%s confidence=%.2f",
             session.call_id,
@@ -289,6 +280,18 @@ class Bot(FormTurns):
             reply.confidence,
         )
         return self._fixed(text, self.routing.common_domain, reply.intent, reply.confidence)
+
+    def _end_question(self, ending: BotReply) -> str:
+        texts = self.routing.texts
+        return texts.confirm_goodbye if ending.action is BotAction.HANGUP else texts.confirm_handoff
+
+    async def _common_said(self, models: LoadedVersion, text: str) -> tuple[str | None, Decision]:
+        """What `text` says as a common intent ("affirm", "greet", ...) when the router sends it to the
+        common domain and that model is sure; else None. No domain's dialogue hears it."""
+        decision = decide(*await self._route(models, text), models.thresholds)
+        if decision.rejected or decision.domain != self.routing.common_domain:
+            return None, decision
+        return routing.common_name(decision.intent, self.routing), decision
 
     async def _text(self, models: LoadedVersion, session: DialogueSession, text: str) -> BotReply:
         target = routing.parse_domain(session.sticky_domain, session.focus_domain)
@@ -377,11 +380,8 @@ class Bot(FormTurns):
 
     async def _is_greeting(self, models: LoadedVersion, word: str) -> bool:
         """True when the common domain's model, asked through the router, is sure `word` is a greeting."""
-        router_parse, domain_parse = await self._route(models, word)
-        if (router_parse.get("intent") or {}).get("name") != self.routing.common_domain:
-            return False
-        decision = decide(router_parse, domain_parse, models.thresholds)
-        return not decision.rejected and routing.common_name(decision.intent, self.routing) == routing.GREET
+        said, _ = await self._common_said(models, word)
+        return said == routing.GREET
 
     async def _own_answer(self, models: LoadedVersion, domain: str, text: str) -> dict[str, Any] | None:
         """The parse of the domain that just asked the caller something, when it is sure the answer

@@ -222,9 +222,12 @@ def test_silence_or_repeat_after_the_question_asks_it_again_then_yes_hands_off(t
     bot, _ = tiny
     asking_before_ending(bot, monkeypatch)
     session = bot.new_session("call-unsure-silence")
-    asked, hello, again, yes = talk(bot, session, "상담원 연결해 주세요", Silence(), "다시 말해 주세요", "네")
+    asked, hello, hello_again, again, yes = talk(
+        bot, session, "상담원 연결해 주세요", Silence(), Silence(), "다시 말해 주세요", "네"
+    )
     assert asked.text == "상담원에게 연결해 드릴까요?"
     assert hello.text == "여보세요? 상담원에게 연결해 드릴까요?" and hello.action is BotAction.NONE
+    assert hello_again.text == hello.text  # not "여보세요? 여보세요? ..."
     assert again.text == hello.text and again.action is BotAction.NONE
     assert yes.action is BotAction.HANDOFF and yes.intent == "common_agent"
 
