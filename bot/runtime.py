@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, TypeVar
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
@@ -33,14 +33,18 @@ from bot.nlu.decision import Decision, Thresholds, decide, with_intent
 from bot.routing import Escalation, Plan, RoutingSettings, Step
 from bot.session import DialogueSession
 from callbot.config import Config
-from callbot.events import BotAction, BotReply, Dtmf, Silence, UserText
+from callbot.events import BotAction, BotReply, Dtmf, Silence, TurnOutcome, Understanding, UserText
 
 logger = logging.getLogger(__name__)
 
 Event = UserText | Dtmf | Silence
+T = TypeVar("T")
 RETIRE_AFTER_SECONDS = 30.0  # a replaced version's thread outlives any turn that started on it
 # The caller's request behind each ending (`bot.confirm_end_below`): a goodbye hangs up, "상담원" hands off.
 ENDING_REQUESTS = {BotAction.HANGUP: routing.GOODBYE, BotAction.HANDOFF: routing.AGENT}
+# What the call log says a turn's plan came to (other steps: accepted).
+PLAN_OUTCOMES = {Step.REFUSE: TurnOutcome.REFUSED, Step.NOT_UNDERSTOOD: TurnOutcome.NOT_UNDERSTOOD}
+RANKING_LENGTH = 3  # intents kept with a turn for operators
 
 
 class Bot(FormTurns):
@@ -131,6 +135,8 @@ class Bot(FormTurns):
                 elif isinstance(event, UserText) and event.text.strip():
                     turn = self._text_turn(models, session, event.text.strip(), pending)
                     reply = await models.rasa.run(turn)
+                    if reply.understanding is not None:
+                        reply = _with(reply, understanding=_with(reply.understanding, version=models.version))
                 elif pending is not None:  # silence after "통화를 종료할까요?": asked again
                     session.pending_end = pending
                     prompt = self.routing.texts.still_there.format(prompt=self._end_question(pending))
@@ -251,13 +257,20 @@ class Bot(FormTurns):
         no domain's dialogue hears the yes or no."""
         said, decision = await self._common_said(models, text)
         again = ENDING_REQUESTS.get(pending.action)
+        understood = Understanding(
+            TurnOutcome.ACCEPTED,
+            decision.domain,
+            decision.router_confidence,
+            ((decision.intent or "", decision.confidence),),
+        )
         if said in (routing.AFFIRM, again):
-            return pending
+            return _with(pending, understanding=understood)
         if said == routing.DENY:
             texts = self.routing.texts
             prompt = session.form_prompt if session.sticky_domain else None
             text = f"{texts.carry_on} {prompt}" if prompt else texts.carry_on
-            return self._fixed(text, self.routing.common_domain, decision.intent, decision.confidence)
+            carry_on = self._fixed(text, self.routing.common_domain, decision.intent, decision.confidence)
+            return _with(carry_on, understanding=understood)
         if said == routing.REPEAT:
             session.pending_end = pending
             return self._repeat(session)
@@ -271,6 +284,7 @@ class Bot(FormTurns):
         if asked is None or said != asked or reply.confidence >= self.routing.confirm_end_below:
             return reply
         session.pending_end = reply
+        understood = reply.understanding or Understanding(TurnOutcome.ENDING_ASKED)
         session.answer_domain = None  # the yes or no answers this question, not a domain's
         text = self._end_question(reply)
         logger.debug(
@@ -279,7 +293,8 @@ class Bot(FormTurns):
             reply.action,
             reply.confidence,
         )
-        return self._fixed(text, self.routing.common_domain, reply.intent, reply.confidence)
+        asking = self._fixed(text, self.routing.common_domain, reply.intent, reply.confidence)
+        return _with(asking, understanding=_with(understood, outcome=TurnOutcome.ENDING_ASKED))
 
     def _end_question(self, ending: BotReply) -> str:
         texts = self.routing.texts
@@ -294,6 +309,7 @@ class Bot(FormTurns):
         return routing.common_name(decision.intent, self.routing), decision
 
     async def _text(self, models: LoadedVersion, session: DialogueSession, text: str) -> BotReply:
+        heard = text
         target = routing.parse_domain(session.sticky_domain, session.focus_domain)
         target = target if target in models.agents else None
         session.focus_domain = None
@@ -313,20 +329,31 @@ class Bot(FormTurns):
         if domain_parse is not None and decision.intent and not decision.rejected:
             if (domain_parse.get("intent") or {}).get("name") != decision.intent:
                 domain_parse = with_intent(domain_parse, decision.intent, decision.confidence)
+        read = Understanding(
+            TurnOutcome.ACCEPTED,
+            decision.domain if router_parse is not None else None,
+            decision.router_confidence,
+            _ranking(domain_parse),
+            text if text != heard else "",
+        )
         sticky = session.sticky_domain if session.sticky_domain in models.agents else None
         if sticky is not None and target == sticky:
             plan = routing.plan_text(decision, sticky, self.routing)
             if plan.step is Step.HANDOFF:
-                return self._fixed(
+                handoff = self._fixed(
                     self.routing.texts.handoff, sticky, plan.intent, plan.confidence, BotAction.HANDOFF
                 )
+                return _with(handoff, understanding=read)
             intent = plan.intent
             if decision.rejected and domain_parse is not None:  # no intent of its own: the form judges
                 unknown = self.routing.common_intent(routing.OUT_OF_SCOPE_NAME)
                 if unknown in models.intents[sticky]:
                     domain_parse = with_intent(domain_parse, unknown, decision.confidence)
                     intent = unknown
-            return await self._form_turn(models, session, sticky, text, domain_parse, intent, plan.confidence)
+            reply = await self._form_turn(
+                models, session, sticky, text, domain_parse, intent, plan.confidence
+            )
+            return _with(reply, understanding=_with(read, outcome=TurnOutcome.FORM))
         answer = session.answer_domain if session.answer_domain in models.agents else None
         if (
             sticky is None
@@ -340,7 +367,8 @@ class Bot(FormTurns):
             sticky = answer  # "네" to "예약해 드릴까요?" goes back to the domain that asked
         plan = routing.plan_text(decision, sticky, self.routing)
         logger.debug("bot.route call=%s plan=%s reason=%s", session.call_id, plan, decision.reason)
-        return await self._run_plan(models, session, plan, text, domain_parse)
+        reply = await self._run_plan(models, session, plan, text, domain_parse)
+        return _with(reply, understanding=_with(read, outcome=PLAN_OUTCOMES.get(plan.step, read.outcome)))
 
     async def _route(self, models: LoadedVersion, text: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
         """The router's parse, and the parse of the domain it routes to when it is sure enough."""
@@ -601,12 +629,22 @@ def _last_intent(tracker: Any) -> tuple[str | None, float]:
     return intent.get("name"), float(intent.get("confidence") or 0.0)
 
 
+def _ranking(parse: dict[str, Any] | None) -> tuple[tuple[str, float], ...]:
+    """The parse's top intents with confidences, for the call log."""
+    ranking = (parse or {}).get("intent_ranking") or []
+    return tuple(
+        (str(i.get("name")), round(float(i.get("confidence") or 0.0), 4))
+        for i in ranking[:RANKING_LENGTH]
+        if i.get("name")
+    )
+
+
 def _parsed_by(parse: dict[str, Any], intents: frozenset[str]) -> bool:
     """True when the parse's intent belongs to the domain (then the Agent need not parse again)."""
     return (parse.get("intent") or {}).get("name") in intents
 
 
-def _with(reply: BotReply, **changes: Any) -> BotReply:
+def _with(reply: T, **changes: Any) -> T:
     from dataclasses import replace
 
     return replace(reply, **changes)

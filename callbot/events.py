@@ -58,6 +58,36 @@ class Silence:
     """The caller said nothing for the configured time after the bot finished speaking."""
 
 
+class TurnOutcome(StrEnum):
+    """What the bot did with a caller's text turn: the call log's `outcome` (review inbox, drift)."""
+
+    ACCEPTED = "accepted"  # understood as a business or common intent and answered
+    FORM = "form"  # a form in progress judged the words (an answer, a correction, a digression)
+    REFUSED = "refused"  # taken as out of scope: the polite refusal
+    NOT_UNDERSTOOD = "not_understood"  # rejected as unsure: re-ask, clarify, keypad menu, handoff
+    CONFIRM_ASKED = "confirm_asked"  # unsure but business-like: the bot asked "... 문의 맞으세요?"
+    CONFIRM_YES = "confirm_yes"  # the caller said yes to that question (the asked turn is a trusted label)
+    CONFIRM_NO = "confirm_no"  # ... no
+    ENDING_ASKED = "ending_asked"  # an unsure goodbye or request for a person, asked about first
+
+
+@dataclass(frozen=True)
+class Understanding:
+    """How the bot read one text turn, kept with the turn in the call log for operators and drift.
+
+    `ranking` is the parsing domain's top intents with their confidences (at most three);
+    `text` is what the models parsed when it differs from what the recognizer heard (a greeting
+    dropped, a misheard word corrected), else "".
+    """
+
+    outcome: TurnOutcome
+    router_domain: str | None = None
+    router_confidence: float = 0.0
+    ranking: tuple[tuple[str, float], ...] = ()
+    text: str = ""
+    version: str = ""
+
+
 class BotAction(StrEnum):
     """What the telephony layer must do after speaking a reply."""
 
@@ -79,6 +109,7 @@ class BotReply:
     # True when the text is a fixed response (no slot values): its audio can come from the cache.
     fixed: bool = False
     audio: bytes | None = None
+    understanding: Understanding | None = None  # text turns only
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import csv
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -26,6 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 
 from callbot.database import DatabaseError, create_engine, ensure_schema, safe_url
+from callbot.events import Understanding
 from data.pii import mask_pii
 from telephony import CallLogError
 from telephony.calllog_buffer import WAIT_SECONDS, WriteBuffer
@@ -91,6 +93,18 @@ turns_table = sa.Table(
     sa.Column("second_wait_ms", sa.Float),  # the turn waiting for it after Vosk's final
     sa.Column("audio_path", sa.Text),
     sa.Column("pii", sa.String(200)),  # what was masked, e.g. "PHONE:1"
+    # How the bot read a text turn (callbot.events.Understanding): the model version that answered, what
+    # it did (accepted, form, refused, not_understood, confirm_asked, ...), the router's domain and
+    # confidence, the parsing domain's top intents as JSON [[name, confidence], ...], the text the models
+    # parsed when it differs from caller_text, and on a turn whose confirmation question was answered
+    # later, that answer (yes / no): a label the caller gave.
+    sa.Column("bot_version", sa.String(64)),
+    sa.Column("outcome", sa.String(32)),
+    sa.Column("router_domain", sa.String(64)),
+    sa.Column("router_confidence", sa.Float),
+    sa.Column("ranking", sa.Text),
+    sa.Column("parsed_text", sa.Text),
+    sa.Column("confirm", sa.String(16)),
 )
 
 
@@ -122,6 +136,27 @@ class TurnRecord:
     second_outcome: str | None = None
     second_ms: float | None = None
     second_wait_ms: float | None = None
+    bot_version: str | None = None
+    outcome: str | None = None
+    router_domain: str | None = None
+    router_confidence: float | None = None
+    ranking: str | None = None
+    parsed_text: str | None = None
+    confirm: str | None = None
+
+
+def understanding_fields(understanding: Understanding | None) -> dict[str, Any]:
+    """The call-log columns of how the bot read a turn (none for turns without text)."""
+    if understanding is None:
+        return {}
+    return {
+        "bot_version": understanding.version or None,
+        "outcome": understanding.outcome.value,
+        "router_domain": understanding.router_domain,
+        "router_confidence": understanding.router_confidence,
+        "ranking": json.dumps([[n, c] for n, c in understanding.ranking], ensure_ascii=False),
+        "parsed_text": understanding.text or None,
+    }
 
 
 class CallLog:
@@ -204,7 +239,7 @@ class CallLog:
         given = asdict(record) if isinstance(record, TurnRecord) else record
         row = {k: v for k, v in given.items() if k in turns_table.c}  # a spooled row of an older version
         counts: dict[str, int] = {}
-        for key in ("caller_text", "reply", "vosk_text", "second_text"):
+        for key in ("caller_text", "reply", "vosk_text", "second_text", "parsed_text"):
             if row.get(key):
                 row[key], found = mask_pii(row[key])
                 if key in ("caller_text", "reply"):  # the other two repeat what the caller said
@@ -223,7 +258,7 @@ class CallLog:
         """Fill in fields of a logged turn that were not known when it was written (PII masked; `at`,
         the time of a buffered write, changes nothing: the values are as they were then)."""
         values = {k: v for k, v in values.items() if k in turns_table.c}
-        for key in ("vosk_text", "second_text"):
+        for key in ("vosk_text", "second_text", "parsed_text"):
             if values.get(key):
                 values[key], _ = mask_pii(values[key])
         with self.engine.begin() as db:

@@ -25,12 +25,12 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from callbot.events import BotAction, BotReply, Dtmf, Silence, Transcript, UserText
+from callbot.events import BotAction, BotReply, Dtmf, Silence, Transcript, TurnOutcome, UserText
 from stt.second_pass.pool import LATE, OFF, USED, Choice, choose
 from telephony import TelephonyError, protocol
 from telephony.call_state import CallProgress
 from telephony.caller_audio import CallerAudio
-from telephony.calllog import TurnRecord
+from telephony.calllog import TurnRecord, understanding_fields
 from telephony.decoding import EndedUtterance
 from telephony.playback import Playback, after_first_piece
 from telephony.services import CallServices, RecognitionStreamLike
@@ -38,6 +38,9 @@ from telephony.turn_timing import DecodeTiming, ms_between
 
 logger = logging.getLogger(__name__)
 _WORDS = re.compile(r"[\w가-힣]+")
+
+# The caller's answer to a confirmation question, as logged on the asked turn.
+CONFIRM_ANSWERS = {TurnOutcome.CONFIRM_YES: "yes", TurnOutcome.CONFIRM_NO: "no"}
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,7 @@ class CallSession:
         self._in_speech = False
         self._idle_since = time.monotonic()
         self._silences = 0
+        self._confirm_turn: int | None = None  # the turn whose reply asked "... 문의 맞으세요?"
         self._barged = False
         self._ended = False
         self.stream_url = ""  # where Twilio reconnects after a <Say> reply (tts backend twilio_say)
@@ -438,7 +442,9 @@ class CallSession:
             intent=reply.intent,
             intent_confidence=reply.confidence,
             action=reply.action.value,
+            **understanding_fields(reply.understanding),
         )
+        confirmed = self._confirmation(record["turn"], reply)
         utterance = item.utterance if isinstance(item, CallerTurn) else None
         if utterance is not None and utterance.vosk.done():
             record.update(_vosk_values(utterance))
@@ -448,11 +454,25 @@ class CallSession:
             if first_ms is not None:
                 record["tts_ms"] = round(first_ms - record["reply_ms"], 1)
             self._commit(TurnRecord(**record), reply.text or None)
+            if confirmed is not None:
+                log = self.services.calllog
+                self._spawn(lambda: log.submit(log.update_turn, self.call_sid, *confirmed))
             if utterance is not None and not utterance.vosk.done():  # Vosk's text joins the row later
                 self._spawn(lambda: self._log_vosk_later(record["turn"], utterance))
 
         await self._say(reply.text, reply.fixed, since=since, heard=heard)
         await self._act(reply)
+
+    def _confirmation(self, turn: int, reply: BotReply) -> tuple[int, dict[str, str]] | None:
+        """The caller answered the bot's "... 문의 맞으세요?": the asked turn's `confirm` value to log
+        (`(turn, {"confirm": "yes"})`), so that turn's text carries the caller's own label."""
+        outcome = reply.understanding.outcome if reply.understanding is not None else None
+        asked, self._confirm_turn = self._confirm_turn, None
+        if outcome is TurnOutcome.CONFIRM_ASKED:
+            self._confirm_turn = turn
+        elif outcome in CONFIRM_ANSWERS and asked is not None:
+            return asked, {"confirm": CONFIRM_ANSWERS[outcome]}
+        return None
 
     async def _give_up(self, record: dict[str, Any]) -> None:
         """Too many silences in a row: hand off (or say goodbye and hang up)."""

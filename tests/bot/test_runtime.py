@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from callbot.events import BotAction, Dtmf, Silence, UserText
+from callbot.events import BotAction, Dtmf, Silence, TurnOutcome, UserText
 from tests.bot.runtime_models import copy_version, shared_bot
 
 pytestmark = pytest.mark.slow
@@ -90,6 +90,30 @@ def test_repeat_out_of_scope_and_goodbye(tiny):
     assert refusal.text == "죄송하지만 그 문의는 도와드리기 어렵습니다."  # the common domain's answer
     assert refusal.intent == "common_out_of_scope" and refusal.fixed
     assert bye.text == "감사합니다. 좋은 하루 보내세요." and bye.action is BotAction.HANGUP
+
+
+def test_each_text_reply_says_how_it_was_read_for_the_call_log(tiny):
+    bot, _ = tiny
+    session = bot.new_session("call-understood")
+    where, refusal, booking, party = talk(
+        bot, session, "위치 알려주세요", "오늘 주식 어때요", "예약할게요", "4명이요"
+    )
+    read = where.understanding
+    assert read.outcome is TurnOutcome.ACCEPTED and read.version == bot.version
+    assert read.router_domain == "store" and read.router_confidence >= 0.5
+    assert read.ranking[0][0] == "store_location" and len(read.ranking) <= 3
+    assert read.ranking == tuple(sorted(read.ranking, key=lambda r: -r[1]))
+    assert read.text == ""  # the models read what was heard
+    assert refusal.understanding.outcome is TurnOutcome.REFUSED
+    assert booking.understanding.outcome is TurnOutcome.ACCEPTED
+    assert party.understanding.outcome is TurnOutcome.FORM  # the form judged the answer
+    assert party.understanding.router_domain is None  # a sticky form: the router was not asked
+    heard = "여보세요 안녕하세요 위치 알려주세요"
+    greeted = talk(bot, bot.new_session("call-greeted"), heard)[0]
+    # what the models read (a greeting dropped), beside what was heard
+    assert greeted.understanding.text.endswith("위치 알려주세요") and greeted.understanding.text != heard
+    (keyed,) = talk(bot, session, Dtmf("5"))
+    assert keyed.understanding is None  # keys are not read by the models
 
 
 def test_failures_escalate_to_the_keypad_menu_whose_digits_pick_a_domain(tiny):

@@ -11,10 +11,11 @@ import pytest
 import yaml
 
 from callbot.config import Config
+from callbot.events import TurnOutcome, Understanding
 from data.readers import read_table, resolve_columns
 from data.settings import CHAT_COLUMNS
 from telephony import CallLogError
-from telephony.calllog import CallLog, TurnRecord
+from telephony.calllog import CallLog, TurnRecord, understanding_fields
 from telephony.tts_cache import AudioCache, CachedSpeech, build_cache, cache_key, fixed_responses
 
 
@@ -48,6 +49,36 @@ def test_turns_are_masked_and_calls_closed_once(tmp_path: Path) -> None:
     assert [c["turns"] for c in log.list_calls()] == [1]
     with pytest.raises(CallLogError, match="no call 'CA404'"):
         log.get_call("CA404")
+    log.close()
+
+
+def test_how_the_bot_read_a_turn_is_stored_with_it_and_a_confirmation_labels_the_asked_turn(
+    tmp_path: Path,
+) -> None:
+    log = _log(tmp_path)
+    log.start_call("CA2", bot_version="v1")
+    read = Understanding(
+        TurnOutcome.CONFIRM_ASKED,
+        router_domain="menu",
+        router_confidence=0.41,
+        ranking=(("menu_discount", 0.52), ("common_out_of_scope", 0.3)),
+        text="학생 할인 되나요 010-1111-2222",
+        version="20261207-1",
+    )
+    log.add_turn(
+        TurnRecord("CA2", 1, "speech", 1.0, caller_text="학생 활인 되나요", **understanding_fields(read))
+    )
+    log.update_turn("CA2", 1, {"confirm": "yes"})
+    (turn,) = log.get_call("CA2")["turns"]
+    assert (turn["outcome"], turn["router_domain"], turn["bot_version"]) == (
+        "confirm_asked",
+        "menu",
+        "20261207-1",
+    )
+    assert json.loads(turn["ranking"]) == [["menu_discount", 0.52], ["common_out_of_scope", 0.3]]
+    assert turn["confirm"] == "yes"
+    assert "1111" not in turn["parsed_text"] and turn["parsed_text"].startswith("학생 할인 되나요")
+    assert understanding_fields(None) == {}
     log.close()
 
 
