@@ -28,6 +28,9 @@ class BotSettings:
     linear_blend: float = (
         0.5  # LinearBlendClassifier (bot.nlu.linear_blend): the linear model's share; 0 = DIET alone
     )
+    # Character n-grams over the jamo spelling (a word misheard by one jamo stays close): in DIET's input
+    # (bot.nlu.jamo_featurizer) and in the linear model's (bot.nlu.linear_blend); None = off.
+    jamo_ngrams: tuple[int, int] | None = None
     post_train: tuple[str, ...] = ()
     out_of_scope_intents: tuple[str, ...] = ("out_of_scope",)
     calibrate: bool = True
@@ -37,6 +40,9 @@ class BotSettings:
     default_domain_threshold: float = 0.5
     build_dir: Path = Path("build")
     models_dir: Path = Path("models")
+    # The company's files whose words are the business's own besides the examples (bot.nlu.vocabulary):
+    # the store table (`bot.stores_file`) always, and these (a menu, a price list), CSV or text.
+    vocabulary_files: tuple[Path, ...] = ()
 
     @classmethod
     def from_config(cls, config: Config) -> BotSettings:
@@ -45,6 +51,8 @@ class BotSettings:
         d = cls()
         ngrams = r.value("char_ngrams", list(d.char_ngrams), list, _ngram_check)
         valid_ngrams = isinstance(ngrams, list) and _ngram_check(ngrams) is None
+        jamo = r.value("jamo_ngrams", None, list, _ngram_check)
+        valid_jamo = isinstance(jamo, list) and _ngram_check(jamo) is None
         settings = cls(
             tokenizer=r.str("tokenizer", d.tokenizer, choices=TOKENIZERS),
             epochs=r.int("epochs", d.epochs, min=1, max=1000),
@@ -56,6 +64,7 @@ class BotSettings:
             novelty=r.bool("novelty", d.novelty),
             novelty_rare_max_df=r.int("novelty_rare_max_df", d.novelty_rare_max_df, min=0, max=50),
             linear_blend=r.float("linear_blend", d.linear_blend, min=0, max=1),
+            jamo_ngrams=(jamo[0], jamo[1]) if valid_jamo else None,
             post_train=tuple(r.str_list("post_train", list(d.post_train))),
             out_of_scope_intents=tuple(r.str_list("out_of_scope_intents", list(d.out_of_scope_intents))),
             calibrate=r.bool("calibrate", d.calibrate),
@@ -65,10 +74,21 @@ class BotSettings:
             default_domain_threshold=r.float("domain_threshold", d.default_domain_threshold, min=0, max=1),
             build_dir=_path(config, "build_dir", "build"),
             models_dir=_path(config, "models_dir", "models"),
+            vocabulary_files=_vocabulary_files(r),
         )
         # No `known=`: the runtime reads more `bot.*` keys (bot.routing.RoutingSettings) from this section.
         r.done()
         return settings
+
+
+def _vocabulary_files(r) -> tuple[Path, ...]:  # noqa: ANN001 - SectionReader
+    files = [r.path("stores_file", None, must_exist=True)]
+    for i, name in enumerate(r.str_list("vocabulary_files", [])):
+        path = r.config.resolve(name)
+        if not path.is_file():
+            r.error(f"vocabulary_files[{i}]", f"file not found: {path}")
+        files.append(path)
+    return tuple(f for f in files if f is not None and f.is_file())
 
 
 def _ngram_check(v: list) -> str | None:

@@ -148,6 +148,7 @@ def train(
             report = TrainReport(previous["version"], kept, results, previous.get("thresholds", {}), False)
         else:
             thresholds = _thresholds(tmp, results, settings, say)
+            _write_vocabulary(config, tmp, settings, say)
             _write_version_manifest(tmp, version, results, thresholds, settings, calibration_key)
             final = models_dir / version
             os.replace(tmp, final)
@@ -253,6 +254,28 @@ def _thresholds(tmp: Path, results: list[ModelResult], settings: BotSettings, sa
     domains = ", ".join(f"{k} {v}" for k, v in thresholds.domains.items())
     say("all", f"thresholds: router {thresholds.router}, domains {domains or thresholds.domain_default}")
     return thresholds
+
+
+def _write_vocabulary(config: Config, tmp: Path, settings: BotSettings, say: ProgressFn) -> None:
+    """The version's own words (bot.nlu.vocabulary): known words, business words, jamo confusions."""
+    from bot.nlu.decision import is_rejection_class
+    from bot.nlu.vocabulary import FILE_NAME, build_for_version
+    from data.settings import DataSettings
+
+    examples = settings.build_dir / "examples.csv"
+    if not examples.is_file():
+        say("all", f"no vocabulary: {examples} not found")
+        return
+    errors = DataSettings.from_config(config).augment.asr_errors
+    vocabulary = build_for_version(
+        examples,
+        settings.vocabulary_files,
+        errors,
+        lambda intent: is_rejection_class(intent, settings.out_of_scope_intents),
+        cache_dir=settings.build_dir / ".cache",
+    )
+    vocabulary.save(tmp / FILE_NAME)
+    say("all", f"vocabulary: {len(vocabulary.business)} business words, {len(vocabulary.known)} known")
 
 
 def _write_version_manifest(
