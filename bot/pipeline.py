@@ -21,12 +21,14 @@ from bot.config import BotSettings
 KIWI_TOKENIZER = "bot.nlu.kiwi_tokenizer.KiwiTokenizer"
 NOVELTY_FEATURIZER = "bot.nlu.novelty.NoveltyFeaturizer"
 LINEAR_BLEND = "bot.nlu.linear_blend.LinearBlendClassifier"
+JAMO_FEATURIZER = "bot.nlu.jamo_featurizer.JamoCountVectorsFeaturizer"
 _TOKENIZER_COMPONENTS = {"kiwi": KIWI_TOKENIZER, "whitespace": "WhitespaceTokenizer"}
 
 
 def pipeline_config(settings: BotSettings, *, router: bool) -> dict[str, Any]:
     """The Rasa configuration (as a mapping) for the router (NLU only) or a domain project."""
     lo, hi = settings.char_ngrams
+    jlo, jhi = settings.jamo_ngrams or (0, 0)
     pipeline: list[dict[str, Any]] = [
         {"name": _TOKENIZER_COMPONENTS[settings.tokenizer]},
         *(
@@ -42,6 +44,11 @@ def pipeline_config(settings: BotSettings, *, router: bool) -> dict[str, Any]:
         ),
         {"name": "CountVectorsFeaturizer"},
         {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": lo, "max_ngram": hi},
+        *(
+            [{"name": JAMO_FEATURIZER, "analyzer": "char_wb", "min_ngram": jlo, "max_ngram": jhi}]
+            if settings.jamo_ngrams
+            else []
+        ),
         {
             "name": "DIETClassifier",
             "epochs": settings.router_epochs if router else settings.epochs,
@@ -54,7 +61,14 @@ def pipeline_config(settings: BotSettings, *, router: bool) -> dict[str, Any]:
             **({"ranking_length": 0} if settings.linear_blend else {}),
         },
         *(
-            [{"name": LINEAR_BLEND, "linear_weight": settings.linear_blend, "char_ngrams": [lo, hi]}]
+            [
+                {
+                    "name": LINEAR_BLEND,
+                    "linear_weight": settings.linear_blend,
+                    "char_ngrams": [lo, hi],
+                    "jamo_ngrams": list(settings.jamo_ngrams) if settings.jamo_ngrams else None,
+                }
+            ]
             if settings.linear_blend
             else []
         ),

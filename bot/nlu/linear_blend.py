@@ -42,6 +42,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from bot.nlu.kiwi_tokenizer import POS
+from data.jamo import decompose
 
 logger = logging.getLogger(__name__)
 
@@ -71,14 +72,29 @@ class _LinearModel:
         self.tokens = TfidfVectorizer(
             analyzer="word", token_pattern=r"\S+", lowercase=False, sublinear_tf=True
         )
+        jamo = config.get("jamo_ngrams")
+        self.jamo = (
+            TfidfVectorizer(
+                analyzer="char_wb", ngram_range=tuple(jamo), sublinear_tf=True, preprocessor=decompose
+            )
+            if jamo
+            else None
+        )
         self.classifier = LogisticRegression(C=float(config["C"]), max_iter=int(config["max_iter"]))
 
+    def vectorizers(self) -> list[tuple[TfidfVectorizer, int]]:
+        """Each vectorizer with the input it reads: 0 the text, 1 the tokens."""
+        parts = [(self.chars, 0), (self.tokens, 1)]
+        return [*parts, (self.jamo, 0)] if getattr(self, "jamo", None) is not None else parts
+
     def fit(self, texts: list[str], tokens: list[str], labels: list[str]) -> None:
-        features = scipy.sparse.hstack([self.chars.fit_transform(texts), self.tokens.fit_transform(tokens)])
+        inputs = (texts, tokens)
+        features = scipy.sparse.hstack([v.fit_transform(inputs[i]) for v, i in self.vectorizers()])
         self.classifier.fit(features.tocsr(), labels)
 
     def features(self, text: str, tokens: str) -> scipy.sparse.csr_matrix:
-        return scipy.sparse.hstack([self.chars.transform([text]), self.tokens.transform([tokens])]).tocsr()
+        inputs = (text, tokens)
+        return scipy.sparse.hstack([v.transform([inputs[i]]) for v, i in self.vectorizers()]).tocsr()
 
     def probabilities(self, text: str, tokens: str) -> dict[str, float]:
         if not hasattr(self, "_lean"):
@@ -95,8 +111,9 @@ class _LeanScorer:
     def __init__(self, model: _LinearModel) -> None:
         self._parts = []
         offset = 0
-        for vectorizer in (model.chars, model.tokens):
-            self._parts.append((vectorizer.build_analyzer(), vectorizer.vocabulary_, vectorizer.idf_, offset))
+        for vectorizer, which in model.vectorizers():
+            analyzer = vectorizer.build_analyzer()
+            self._parts.append((analyzer, vectorizer.vocabulary_, vectorizer.idf_, offset, which))
             offset += len(vectorizer.vocabulary_)
         clf = model.classifier
         self._coef = clf.coef_
@@ -106,7 +123,8 @@ class _LeanScorer:
     def probabilities(self, text: str, tokens: str) -> dict[str, float]:
         columns: list[int] = []
         values: list[float] = []
-        for (analyze, vocabulary, idf, offset), doc in zip(self._parts, (text, tokens), strict=True):
+        for analyze, vocabulary, idf, offset, which in self._parts:
+            doc = (text, tokens)[which]
             counts = Counter(i for i in map(vocabulary.get, analyze(doc)) if i is not None)
             if not counts:
                 continue
@@ -130,7 +148,7 @@ class LinearBlendClassifier(IntentClassifier, GraphComponent):
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        return {"linear_weight": 0.5, "char_ngrams": [1, 4], "C": 10.0, "max_iter": 3000}
+        return {"linear_weight": 0.5, "char_ngrams": [1, 4], "jamo_ngrams": None, "C": 10.0, "max_iter": 3000}
 
     def __init__(
         self,

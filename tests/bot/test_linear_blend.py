@@ -14,7 +14,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.config import BotSettings
 from bot.nlu.linear_blend import LinearBlendClassifier, token_string
-from bot.pipeline import LINEAR_BLEND, pipeline_config
+from bot.pipeline import JAMO_FEATURIZER, LINEAR_BLEND, pipeline_config
 from tests.bot.nlu_components import created, tokenized
 
 TRAIN = [
@@ -148,3 +148,29 @@ def test_lean_scoring_gives_sklearns_numbers(tmp_path: Path, data: list[tuple[st
     assert copy.probabilities("배달 쿠폰", "배달/NNG 쿠폰/NNG") == model.probabilities(
         "배달 쿠폰", "배달/NNG 쿠폰/NNG"
     )
+
+
+def test_jamo_ngrams_keep_a_word_misheard_by_one_jamo_close(tmp_path: Path) -> None:
+    plain, _, _ = _component(tmp_path / "plain")
+    jamo, _, _ = _component(tmp_path / "jamo", jamo_ngrams=[2, 4])
+    for component in (plain, jamo):
+        component.train(TrainingData([tokenized(t, i) for t, i in THREE]))
+    text = "활인 돼요?"  # 할인 heard with one vowel off: its jamo spelling still shares most n-grams
+    scores = [c.model.probabilities(text, token_string(tokenized(text))) for c in (plain, jamo)]
+    assert scores[1]["menu_discount"] > scores[0]["menu_discount"]
+    model = jamo.model
+    for probe in (text, "할인 카드 있어요?", ""):
+        tokens = token_string(tokenized(probe)) if probe else ""
+        reference = model.classifier.predict_proba(model.features(probe, tokens))[0]
+        lean = model.probabilities(probe, tokens)
+        for label, p in zip(model.classifier.classes_, reference, strict=True):
+            assert lean[str(label)] == pytest.approx(p, abs=1e-12)
+
+
+def test_the_pipeline_adds_jamo_features_only_when_configured() -> None:
+    off = pipeline_config(BotSettings(), router=False)["pipeline"]
+    assert JAMO_FEATURIZER not in [c["name"] for c in off] and off[-1]["jamo_ngrams"] is None
+    on = pipeline_config(BotSettings(jamo_ngrams=(2, 4)), router=True)["pipeline"]
+    (jamo,) = [c for c in on if c["name"] == JAMO_FEATURIZER]
+    assert (jamo["analyzer"], jamo["min_ngram"], jamo["max_ngram"]) == ("char_wb", 2, 4)
+    assert on[-1]["jamo_ngrams"] == [2, 4]
