@@ -27,7 +27,7 @@ COLUMNS = (
     "store_id", "name", "aliases", "address", "station", "exit", "directions", "phone", "hours_weekday",
     "hours_weekend", "break_time", "last_order", "holiday_policy", "parking", "kids", "delivery_area",
 )  # fmt: skip
-OPTIONAL_COLUMNS = ("max_party", "closed")
+OPTIONAL_COLUMNS = ("max_party", "closed", "landmarks")
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,7 @@ class Store:
     delivery_area: str
     max_party: int | None = None
     closed: tuple[str, ...] = ()
+    landmarks: tuple[str, ...] = ()  # places near the store a caller may name instead of it ("보신각")
 
 
 class StoreDirectory:
@@ -71,6 +72,7 @@ class StoreDirectory:
             for key, store in self._keys
             if len(key) >= NEAR_MATCH_MIN_SYLLABLES and all(is_syllable(ch) for ch in key)
         ]
+        self._landmarks: list[tuple[str, Store]] | None = None  # built on first use (Kiwi)
 
     @classmethod
     def from_csv(cls, path: str | Path) -> StoreDirectory:
@@ -114,6 +116,17 @@ class StoreDirectory:
         }
         return next(iter(found.values())) if len(found) == 1 else None
 
+    def find_landmark(self, text: str | None) -> Store | None:
+        """The store near a place the caller names ("보신각 근처 지점", "테헤란로 매장"): the store table's
+        `landmarks`, and the proper nouns of its address, station and directions, each of one store only."""
+        squashed = _squash(text or "")
+        if not squashed:
+            return None
+        if self._landmarks is None:
+            self._landmarks = _landmarks(self.stores)
+        found = {store.store_id: store for key, store in self._landmarks if key in squashed}
+        return next(iter(found.values())) if len(found) == 1 else None
+
     def by_name(self, name: str | None) -> Store | None:
         """The store whose name (or alias) is exactly `name`, e.g. a slot value."""
         if not name:
@@ -143,13 +156,15 @@ def _store_from_row(path: Path, row_no: int, row: dict[str, str | None]) -> Stor
             f"{path}: row {row_no}, column 'max_party': expected a whole number, got {raw_party!r}"
         )
     closed = tuple(c.strip() for c in (row.get("closed") or "").split("|") if c.strip())
+    landmarks = tuple(m.strip() for m in (row.get("landmarks") or "").split("|") if m.strip())
     for day in closed:
         if not _valid_closed_day(day):
             raise DataError(
                 f"{path}: row {row_no}, column 'closed': {day!r} is neither a date (2027-02-07 설날) "
                 "nor a weekday (월요일)"
             )
-    return Store(aliases=aliases, max_party=int(raw_party) if raw_party else None, closed=closed, **values)
+    party = int(raw_party) if raw_party else None
+    return Store(aliases=aliases, max_party=party, closed=closed, landmarks=landmarks, **values)
 
 
 _WEEKDAY_NAMES = ("월요일", "화요일", "수요일", "목요일", "금요일", "토요일", "일요일")
@@ -166,6 +181,25 @@ def _valid_closed_day(day: str) -> bool:
 
 
 NEAR_MATCH_MIN_SYLLABLES = 3
+
+
+def _landmarks(stores: list[Store]) -> list[tuple[str, Store]]:
+    """(place, store) for each store's `landmarks` and the proper nouns (two syllables or more) of its
+    address, station and directions, where no other store has the same: the places a caller may name
+    instead of the store."""
+    from bot.nlu.kiwi_tokenizer import get_analyzer
+
+    analyzer = get_analyzer()
+    words: dict[str, set[str]] = {}
+    for store in stores:
+        text = " ".join((store.address, store.station, store.directions))
+        nouns = [m.form for m in analyzer.morphemes(text) if m.tag == "NNP"]
+        for word in (*nouns, *(_squash(m) for m in store.landmarks)):
+            if len(word) >= 2 and all(is_syllable(c) for c in word):
+                words.setdefault(word, set()).add(store.store_id)
+    by_id = {s.store_id: s for s in stores}
+    unique = [(w, by_id[next(iter(ids))]) for w, ids in words.items() if len(ids) == 1]
+    return sorted(unique, key=lambda kv: (-len(kv[0]), kv[0]))
 
 
 def _within_one_jamo(parts: list[tuple[int, int, int]], text: str) -> bool:

@@ -68,7 +68,8 @@ class ValidateStoreForm(FormValidationAction):
     ) -> list[EventType]:
         if tracker.get_slot("requested_slot") == "store":
             return []  # the answer to "어느 매장?" is validated from its text below
-        store = self.context.stores.find_in_text(user_text(tracker))
+        text = user_text(tracker)
+        store = self.context.stores.find_in_text(text) or self.context.stores.find_landmark(text)
         if store is None or store.name == tracker.get_slot("store"):
             return []
         events = [SlotSet("store", store.name)]
