@@ -253,6 +253,7 @@ _GROUP_RE = re.compile(
 )
 _ENDINGS_RE = re.compile(r"\s*(?:이서요|이서|이요|요|입니다|이에요|예요|이고요|이랑)?\s*[.?!~]*\s*$")
 _ALONE_RE = re.compile(r"혼자|한\s*사람")
+_WORD_ENDINGS_RE = re.compile(r"(?:이고요|이고|이서요|이서|이요|이에요|이랑|이)$")
 _STANDALONE_NATIVE = {w for w in _NATIVE_UNITS if w not in ("한", "두", "세", "석", "서", "네", "너")}
 
 
@@ -272,10 +273,16 @@ def parse_count(text: str) -> int | None:
         return _valid_count(korean_int(bare))
     if _ALONE_RE.search(rest):
         return 1
-    # "명동점 금요일 저녁 7시 셋": a native count word closing the sentence
-    last = _ENDINGS_RE.sub("", rest.strip()).split()
-    if len(last) > 1 and (last[-1] in _STANDALONE_NATIVE or _is_native_standalone(last[-1])):
-        return _valid_count(korean_int(last[-1]))
+    # "명동점 금요일 저녁 7시 셋", "판교 토요일 7시 셋 예약", "7시 넷이고 이름은 ...": a native count word
+    # standing as a word of its own (its counter-less forms: 셋, not 세), the last one said
+    words = [_WORD_ENDINGS_RE.sub("", w) for w in _ENDINGS_RE.sub("", rest.strip()).split()]
+    natives = [
+        w
+        for w, after in zip(words, [*words[1:], ""], strict=False)
+        if (w in _STANDALONE_NATIVE - {"하나"} or _is_native_standalone(w)) and after != "다"  # 둘 다: both
+    ]
+    if len(words) > 1 and natives:
+        return _valid_count(korean_int(natives[-1]))
     return None
 
 

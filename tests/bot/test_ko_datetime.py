@@ -179,13 +179,19 @@ def test_nothing_about_time_is_none() -> None:
         ("혼자요", 1),
         ("둘이서요", 2),
         ("저 포함해서 네 명이요", 4),
+        # a native count word standing alone in the middle of a sentence
+        ("판교 토요일 저녁 7시 셋 예약", 3),
+        ("잠실 금요일 7시 넷이고 이름은 김강우", 4),
+        ("토요일 저녁 6시 반 셋 강남점", 3),
     ],
 )
 def test_count(text: str, count: int) -> None:
     assert parse_count(text) == count
 
 
-@pytest.mark.parametrize("text", ["네", "아니요", "몇 명이요?", "0명", "500명", "", "7시"])
+@pytest.mark.parametrize(
+    "text", ["네", "아니요", "몇 명이요?", "0명", "500명", "", "7시", "둘 다 좋아요", "하나 더 물어볼게요"]
+)
 def test_no_count(text: str) -> None:
     assert parse_count(text) is None
 
