@@ -61,6 +61,12 @@ class FormTurns:
                 reply, answered = _joined(other, pending), True
         elif not reply.text:  # a form without rules for what is no answer: the usual answers
             reply = await self._form_fallback(models, session, domain, common, intent, confidence)
+        elif before.loop is not None and after.loop is None and after.slots != before.slots:
+            # The answer ended the form and asked for more: "아 그냥 잠실점 내일 6시 예약할래요" to the
+            # store question of a parking question. The new request follows, with what it carried.
+            more = await self._digression(models, session, domain, message, sure=True)
+            if more is not None:  # the call goes on in the new request's domain
+                reply, answered = replace(more, text=f"{reply.text} {more.text}", fixed=False), True
         if HANDOFF in found:
             reply = replace(reply, action=BotAction.HANDOFF)
         elif HANGUP in found or (
@@ -72,9 +78,16 @@ class FormTurns:
         return await self._resume(models, session, reply)
 
     async def _digression(
-        self: Any, models: LoadedVersion, session: DialogueSession, sticky: str, text: str
+        self: Any,
+        models: LoadedVersion,
+        session: DialogueSession,
+        sticky: str,
+        text: str,
+        sure: bool = False,
     ) -> BotReply | None:
-        """Another domain's answer to a turn the sticky form handed back, if one is sure of it."""
+        """Another domain's answer to a turn the sticky form handed back, if one is sure of it (with
+        `sure`, the router as sure of that domain as a misheard turn must be to be answered:
+        `bot.confirm.accept_rescued`)."""
         if text.startswith("/"):
             return None
         router_parse = await models.router.parse_message(text)
@@ -84,6 +97,8 @@ class FormTurns:
         parse = await models.agents[routed].parse_message(text)
         decision = decide(router_parse, parse, models.thresholds)
         if decision.rejected or routing.common_name(decision.intent, self.routing) is not None:
+            return None
+        if sure and decision.router_confidence < self.confirm.accept_rescued:
             return None
         if top_intent(parse)[0] != decision.intent:
             parse = with_intent(parse, decision.intent, decision.confidence)
