@@ -13,7 +13,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,6 +22,8 @@ from bot.dialogue_state import TrackerStores
 from bot.models import ModelSet, current_model_set
 from bot.nlu.decision import Thresholds
 from bot.nlu.parser import load_agent
+from bot.nlu.vocabulary import FILE_NAME as VOCABULARY_FILE
+from bot.nlu.vocabulary import Vocabulary
 from callbot.config import Config
 
 logger = logging.getLogger(__name__)
@@ -98,6 +100,9 @@ class LoadedVersion:
     fixed_texts: dict[str, frozenset[str]]
     intents: dict[str, frozenset[str]]
     number_slots: dict[str, frozenset[str]]
+    vocabulary: Vocabulary | None = None  # the version's own words (bot.nlu.vocabulary); None: older version
+    # A business word alone, read by this version's models (bot.misheard): the same every time, kept.
+    keyword_readings: dict[str, Any] = field(default_factory=dict)
 
     def is_fixed(self, domain: str | None, texts: list[str]) -> bool:
         """True when every text is a response template of the domain without `{slot}` placeholders."""
@@ -183,7 +188,16 @@ async def load_version(
         fixed_texts={n: _fixed_texts(a) for n, a in agents.items()},
         intents={n: frozenset(a.domain.intents) for n, a in agents.items()},
         number_slots={n: _number_slots(a) for n, a in agents.items()},
+        vocabulary=_vocabulary(model_set),
     )
+
+
+def _vocabulary(model_set: ModelSet) -> Vocabulary | None:
+    path = model_set.directory / VOCABULARY_FILE
+    if not path.is_file():
+        logger.debug("bot.runtime.no_vocabulary version=%s", model_set.version)
+        return None
+    return Vocabulary.load(path)
 
 
 async def load_services(

@@ -67,6 +67,10 @@ class Texts:
     confirm_goodbye: str = "통화를 종료할까요?"
     confirm_handoff: str = "상담원에게 연결해 드릴까요?"
     carry_on: str = "네, 계속 도와드릴게요. 무엇을 도와드릴까요?"  # "아니요" to one of those questions
+    # A turn the bot half understood is asked about instead of refused (bot.confirm, bot/misheard.py).
+    confirm_one: str = "{topic} 문의 맞으세요?"
+    confirm_two: str = "{first} 문의세요, 아니면 {second} 문의세요?"
+    confirm_declined: str = "죄송합니다, 그럼 어떤 걸 도와드릴까요? 다시 한 번 말씀해 주세요."
 
 
 @dataclass(frozen=True)

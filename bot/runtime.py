@@ -29,15 +29,25 @@ from bot.agents import (
 from bot.dialogue_state import DialogueState, StateSnapshot
 from bot.form_turns import FormTurns
 from bot.forms import payloads, share_slots
+from bot.misheard import Candidate, ConfirmSettings, MisheardTurns, Reading
 from bot.nlu.decision import Decision, Thresholds, decide, with_intent
 from bot.routing import Escalation, Plan, RoutingSettings, Step
-from bot.session import DialogueSession
+from bot.session import DialogueSession, PendingConfirm
 from callbot.config import Config
-from callbot.events import BotAction, BotReply, Dtmf, Silence, TurnOutcome, Understanding, UserText
+from callbot.events import (
+    BotAction,
+    BotReply,
+    Dtmf,
+    KeypadPause,
+    Silence,
+    TurnOutcome,
+    Understanding,
+    UserText,
+)
 
 logger = logging.getLogger(__name__)
 
-Event = UserText | Dtmf | Silence
+Event = UserText | Dtmf | Silence | KeypadPause
 T = TypeVar("T")
 RETIRE_AFTER_SECONDS = 30.0  # a replaced version's thread outlives any turn that started on it
 # The caller's request behind each ending (`bot.confirm_end_below`): a goodbye hangs up, "상담원" hands off.
@@ -47,7 +57,7 @@ PLAN_OUTCOMES = {Step.REFUSE: TurnOutcome.REFUSED, Step.NOT_UNDERSTOOD: TurnOutc
 RANKING_LENGTH = 3  # intents kept with a turn for operators
 
 
-class Bot(FormTurns):
+class Bot(FormTurns, MisheardTurns):
     """Every domain's Rasa Agent, loaded once, answering the turns of many concurrent calls."""
 
     def __init__(
@@ -57,8 +67,10 @@ class Bot(FormTurns):
         endpoint: Any,
         default_thresholds: Thresholds,
         state: DialogueState | None = None,
+        confirm: ConfirmSettings | None = None,
     ) -> None:
         self.settings = settings
+        self.confirm = confirm or ConfirmSettings()
         self.default_thresholds = default_thresholds
         self.routing = routing_settings
         self.endpoint = endpoint
@@ -82,7 +94,8 @@ class Bot(FormTurns):
         settings = RuntimeSettings.from_config(config)
         routing_settings = RoutingSettings.from_config(config)
         endpoint = await load_services(config, settings, context)
-        bot = cls(settings, routing_settings, endpoint, default_thresholds(config), state)
+        confirm = ConfirmSettings.from_config(config)
+        bot = cls(settings, routing_settings, endpoint, default_thresholds(config), state, confirm)
         try:
             await bot.reload()
         except BaseException:
@@ -130,10 +143,15 @@ class Bot(FormTurns):
             models = self._current
             try:
                 pending, session.pending_end = session.pending_end, None
+                asked, session.pending_confirm = session.pending_confirm, None
                 if isinstance(event, Dtmf):
                     reply = await self._digit(models, session, event.digit)
+                elif isinstance(event, KeypadPause):
+                    reply = await self._keys_paused(models, session)
                 elif isinstance(event, UserText) and event.text.strip():
-                    turn = self._text_turn(models, session, event.text.strip(), pending)
+                    turn = self._text_turn(
+                        models, session, event.text.strip(), pending, asked, event.alternatives
+                    )
                     reply = await models.rasa.run(turn)
                     if reply.understanding is not None:
                         reply = _with(reply, understanding=_with(reply.understanding, version=models.version))
@@ -238,15 +256,26 @@ class Bot(FormTurns):
     # session lock, held on the server's loop, keeps one call's turns one at a time.
 
     async def _text_turn(
-        self, models: LoadedVersion, session: DialogueSession, text: str, pending: BotReply | None
+        self,
+        models: LoadedVersion,
+        session: DialogueSession,
+        text: str,
+        pending: BotReply | None,
+        asked: PendingConfirm | None = None,
+        alternatives: tuple[tuple[str, float], ...] = (),
     ) -> BotReply:
-        """A text turn: the answer to a pending "통화를 종료할까요?", else `_text`, whose ending (a
-        goodbye, a request for a person) is asked about first when it was not understood surely."""
+        """A text turn: the answer to a pending "통화를 종료할까요?" or "할인 문의 맞으세요?", else `_text`,
+        whose ending (a goodbye, a request for a person) is asked about first when it was not
+        understood surely."""
         if pending is not None:
             answer = await self._ending_answer(models, session, text, pending)
             if answer is not None:
                 return answer
-        return self._confirm_end(session, await self._text(models, session, text))
+        if asked is not None:
+            answer = await self._confirm_answer(models, session, text, asked)
+            if answer is not None:
+                return answer
+        return self._confirm_end(session, await self._text(models, session, text, alternatives))
 
     async def _ending_answer(
         self, models: LoadedVersion, session: DialogueSession, text: str, pending: BotReply
@@ -308,7 +337,13 @@ class Bot(FormTurns):
             return None, decision
         return routing.common_name(decision.intent, self.routing), decision
 
-    async def _text(self, models: LoadedVersion, session: DialogueSession, text: str) -> BotReply:
+    async def _text(
+        self,
+        models: LoadedVersion,
+        session: DialogueSession,
+        text: str,
+        alternatives: tuple[tuple[str, float], ...] = (),
+    ) -> BotReply:
         heard = text
         target = routing.parse_domain(session.sticky_domain, session.focus_domain)
         target = target if target in models.agents else None
@@ -326,6 +361,18 @@ class Bot(FormTurns):
             if greeted is not None:
                 text, router_parse, domain_parse = greeted
         decision = decide(router_parse, domain_parse, models.thresholds, domain=target)
+        asking: list[Candidate] = []
+        unsure = decision.rejected or decision.confidence < self.confirm.accept_rescued
+        if unsure and target is None:  # refused or unsure: read again, or ask about it
+            base = Reading(text, router_parse, domain_parse, decision)
+            rescued, asking = await self._rescue(models, base, alternatives)
+            if rescued is not None:
+                text, router_parse, domain_parse, decision = (
+                    rescued.text,
+                    rescued.router_parse,
+                    rescued.domain_parse,
+                    rescued.decision,
+                )
         if domain_parse is not None and decision.intent and not decision.rejected:
             if (domain_parse.get("intent") or {}).get("name") != decision.intent:
                 domain_parse = with_intent(domain_parse, decision.intent, decision.confidence)
@@ -336,6 +383,8 @@ class Bot(FormTurns):
             _ranking(domain_parse),
             text if text != heard else "",
         )
+        if asking:
+            return self._ask(models, session, asking, read)
         sticky = session.sticky_domain if session.sticky_domain in models.agents else None
         if sticky is not None and target == sticky:
             plan = routing.plan_text(decision, sticky, self.routing)
@@ -571,6 +620,12 @@ class Bot(FormTurns):
             )
             return await models.rasa.run(self._form_turn(models, session, sticky, message, None, None, 1.0))
         return BotReply(text="")  # a buffered digit or a key with no meaning here: say nothing
+
+    async def _keys_paused(self, models: LoadedVersion, session: DialogueSession) -> BotReply:
+        """Digits keyed without `#`, then a pause: the number is complete (a lone 0 stays a key)."""
+        if not session.digits or session.digits == "0":
+            return BotReply(text="")
+        return await self._digit(models, session, "#")
 
     # -- fixed replies ----------------------------------------------------------------------------
 

@@ -9,6 +9,17 @@ from typing import Any
 from callbot.events import BotReply
 
 
+@dataclass(frozen=True)
+class PendingConfirm:
+    """A turn the bot asked about instead of refusing ("할인 문의 맞으세요?"): the intents it named (one, or
+    two close ones), their domains, and the text it will answer once the caller says which."""
+
+    intents: tuple[str, ...]
+    domains: tuple[str, ...]
+    text: str
+    confidence: float = 0.0
+
+
 @dataclass
 class DialogueSession:
     """Routing state of one call. Rasa's own dialogue state lives in each domain's tracker store.
@@ -40,6 +51,8 @@ class DialogueSession:
     missed_slot: str | None = None
     # A goodbye or handoff held back until the caller confirms it (`bot.confirm_end_below`).
     pending_end: BotReply | None = None
+    # A question the bot asked about an unsure turn (bot.confirm): the next turn may answer it.
+    pending_confirm: PendingConfirm | None = None
     same_replies: int = 0  # the last reply said again this many times in a row
     shared_slots: dict[str, Any] = field(default_factory=dict)  # bot.shared_slots values said so far
     domains_used: set[str] = field(default_factory=set)
@@ -64,5 +77,6 @@ class DialogueSession:
             "digits": self.digits,
             "last_reply": self.last_reply.text if self.last_reply else None,
             "pending_end": self.pending_end.action.value if self.pending_end else None,
+            "pending_confirm": list(self.pending_confirm.intents) if self.pending_confirm else None,
             "domains_used": sorted(self.domains_used),
         }

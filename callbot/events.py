@@ -54,6 +54,11 @@ class Dtmf:
 
 
 @dataclass(frozen=True)
+class KeypadPause:
+    """The caller stopped keying: digits keyed without `#` are complete (the inter-digit pause)."""
+
+
+@dataclass(frozen=True)
 class Silence:
     """The caller said nothing for the configured time after the bot finished speaking."""
 
@@ -86,6 +91,7 @@ class Understanding:
     ranking: tuple[tuple[str, float], ...] = ()
     text: str = ""
     version: str = ""
+    confirm: tuple[str, ...] = ()  # CONFIRM_ASKED: the intents the bot asked about, best first
 
 
 class BotAction(StrEnum):

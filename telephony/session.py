@@ -25,7 +25,16 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from callbot.events import BotAction, BotReply, Dtmf, Silence, Transcript, TurnOutcome, UserText
+from callbot.events import (
+    BotAction,
+    BotReply,
+    Dtmf,
+    KeypadPause,
+    Silence,
+    Transcript,
+    TurnOutcome,
+    UserText,
+)
 from stt.second_pass.pool import LATE, OFF, USED, Choice, choose
 from telephony import TelephonyError, protocol
 from telephony.call_state import CallProgress
@@ -81,7 +90,10 @@ class CallSession:
         self.barge_ins = 0
         self.audio_in = CallerAudio(self._on_transcript, self.settings.save_audio, self._on_utterance)
         self.stats = self.audio_in.stats  # frames_in, frames_dropped
-        self._events: asyncio.Queue[CallerTurn | EndedUtterance | Dtmf | Silence | None] = asyncio.Queue()
+        self._events: asyncio.Queue[CallerTurn | EndedUtterance | Dtmf | KeypadPause | Silence | None] = (
+            asyncio.Queue()
+        )
+        self._keys_pause: asyncio.TimerHandle | None = None  # digits keyed without #: taken after a pause
         self._tasks: list[asyncio.Task[None]] = []
         self._dialogue_task: asyncio.Task[None] | None = None
         self.player = Playback(stream_sid, send, self._heard)
@@ -201,6 +213,9 @@ class CallSession:
             self._idle_since = time.monotonic()
 
     def on_dtmf(self, digit: str) -> None:
+        if self._keys_pause is not None:
+            self._keys_pause.cancel()
+            self._keys_pause = None
         self._events.put_nowait(Dtmf(digit=digit))
 
     def on_mark(self, name: str) -> None:
@@ -396,7 +411,7 @@ class CallSession:
             heard=lambda ms: self._commit(replace(record, first_audio_ms=ms), pending or None),
         )
 
-    async def _take_turn(self, item: CallerTurn | EndedUtterance | Dtmf | Silence) -> None:
+    async def _take_turn(self, item: CallerTurn | EndedUtterance | Dtmf | KeypadPause | Silence) -> None:
         if isinstance(item, EndedUtterance):
             if (heard := await self._utterance_turn(item)) is None:
                 return
@@ -408,14 +423,14 @@ class CallSession:
             if self._silences > self.settings.silence.max_reprompts:
                 await self._give_up(record)
                 return
-            event: UserText | Dtmf | Silence = item
+            event: UserText | Dtmf | KeypadPause | Silence = item
             record.update(kind="silence")
             since = time.monotonic()
         else:
             self._silences = 0
-            if isinstance(item, Dtmf):
+            if isinstance(item, Dtmf | KeypadPause):
                 event, since = item, time.monotonic()
-                record.update(kind="dtmf", caller_text=item.digit)
+                record.update(kind="dtmf", caller_text=item.digit if isinstance(item, Dtmf) else "(pause)")
             else:
                 event, since = UserText(item.text, item.confidence, item.alternatives), item.final_at
                 record.update(
@@ -460,6 +475,11 @@ class CallSession:
             if utterance is not None and not utterance.vosk.done():  # Vosk's text joins the row later
                 self._spawn(lambda: self._log_vosk_later(record["turn"], utterance))
 
+        if isinstance(item, Dtmf) and not reply.text and self.settings.keypad_pause_seconds:
+            # a digit kept for a number: without more keys (or #) the number is complete after a pause
+            loop = asyncio.get_running_loop()
+            pause = self.settings.keypad_pause_seconds
+            self._keys_pause = loop.call_later(pause, self._events.put_nowait, KeypadPause())
         await self._say(reply.text, reply.fixed, since=since, heard=heard)
         await self._act(reply)
 

@@ -77,6 +77,8 @@ class TelephonySettings:
     # Recognizers warmed at startup with cached reply audio (capped by stt.max_streams); 0: none. A cold
     # recognizer decodes its first utterances ~3x slower, which a burst of new calls turns into backlog.
     warm_recognizers: int = 40
+    # Digits keyed without `#` are taken as complete after this long without another key (0: wait for #).
+    keypad_pause_seconds: float = 3.0
     state_dir: Path = Path("var")
     models_dir: Path = Path("models")
 
@@ -133,6 +135,7 @@ def read_telephony_settings(config: Config) -> TelephonySettings:
         low_confidence=r.float("low_confidence", d.low_confidence, min=0.0, max=1.0),
         reload_watch_seconds=r.float("reload_watch_seconds", d.reload_watch_seconds, min=0.0, max=3600.0),
         warm_recognizers=r.int("warm_recognizers", d.warm_recognizers, min=0, max=10000),
+        keypad_pause_seconds=r.float("keypad_pause_seconds", d.keypad_pause_seconds, min=0.0, max=60.0),
         state_dir=config.resolve(str(paths.get("state_dir") or "var")),
         models_dir=config.resolve(str(paths.get("models_dir") or "models")),
     )
@@ -151,6 +154,7 @@ def read_telephony_settings(config: Config) -> TelephonySettings:
             "low_confidence",
             "reload_watch_seconds",
             "warm_recognizers",
+            "keypad_pause_seconds",
             *_SUBKEYS,
         )
     )

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from bot.conversations.checks import Failure, Heard, Outcome, check_outcome, check_step
 from bot.conversations.services import ConversationClock, ConversationReservations
 from bot.conversations.spec import Conversation, Step, Suite
-from callbot.events import BotAction, BotReply, Dtmf, Silence, UserText
+from callbot.events import BotAction, BotReply, Dtmf, KeypadPause, Silence, UserText
 
 
 class Driver(Protocol):
@@ -39,30 +39,38 @@ class SilencePolicy:
 
 
 class TextDriver:
-    """Steps as text events to `Bot.handle`, on one `DialogueSession` per conversation."""
+    """Steps as text events to `Bot.handle`, on one `DialogueSession` per conversation. Keys that do
+    not end with `#` and are not followed by more keys are followed by the keypad pause (as a call
+    takes them, `telephony.keypad_pause_seconds`): its reply is heard before the next step's."""
 
     def __init__(self, bot: Any, silence: SilencePolicy = SilencePolicy()) -> None:
         self.bot = bot
         self.silence = silence
         self.session: Any = None
         self._silences = 0
+        self._keys_open = False  # keys without # were the last step
 
     async def start(self, call_id: str) -> Heard:
         self.session = self.bot.new_session(call_id)
         self._silences = 0
+        self._keys_open = False
         return _heard([await self.bot.greet(self.session)])
 
     async def step(self, step: Step) -> Heard:
+        paused = []
+        if self._keys_open and step.kind != "dtmf":
+            paused.append(await self.bot.handle(self.session, KeypadPause()))
+        self._keys_open = step.kind == "dtmf" and not step.value.endswith("#")
         if step.kind == "silence":
             self._silences += 1
             if self._silences > self.silence.max_reprompts:  # the call session gives up
                 return Heard(self.silence.text, actions=(self.silence.action.value,))
-            return _heard([await self.bot.handle(self.session, Silence())])
+            return _heard([*paused, await self.bot.handle(self.session, Silence())])
         self._silences = 0
         if step.kind == "dtmf":
             return _heard([await self.bot.handle(self.session, Dtmf(key)) for key in step.value])
         if step.kind == "user":
-            return _heard([await self.bot.handle(self.session, UserText(step.value))])
+            return _heard([*paused, await self.bot.handle(self.session, UserText(step.value))])
         raise ValueError("audio steps need the phone path (--tts), not the text driver")
 
     async def finish(self) -> None:

@@ -314,12 +314,29 @@ def copy_version(models_dir: Path, new_version: str) -> None:
 
 
 def link_models(cached: Path, target: Path) -> Path:
-    """A private models dir (hard links to the cached archives) a test may add versions to."""
+    """A private models dir (hard links to the cached archives) a test may add versions to, with the
+    version's vocabulary (`callbot train` writes it from the training examples)."""
     (target / VERSION).mkdir(parents=True)
     for f in (cached / VERSION).iterdir():
         os.link(f, target / VERSION / f.name)
+    tiny_vocabulary().save(target / VERSION / "vocabulary.json")
     switch_current(target, VERSION)
     return target
+
+
+def tiny_vocabulary():
+    """The tiny sample's vocabulary (bot.nlu.vocabulary), as `callbot train` builds it."""
+    import re
+
+    from bot.nlu.vocabulary import Vocabulary
+
+    plain = re.compile(r"\[([^]]+)\]\([^)]+\)")  # "[4](party_size)명" -> "4명"
+    examples = [
+        (plain.sub(r"\1", text), intent)
+        for intent, texts in {**COMMON, **RESERVATION, **STORE}.items()
+        for text in texts
+    ]
+    return Vocabulary.build(examples, lambda intent: intent.endswith("out_of_scope"))
 
 
 def write_config(folder: Path, models_dir: Path) -> Path:

@@ -56,7 +56,8 @@ def test_the_command_reports_a_failing_conversation_as_failing(sample, tmp_path:
         value = raw["data"][key]
         raw["data"][key] = [str(ROOT / v) for v in value] if isinstance(value, list) else str(ROOT / value)
     raw["bot"] = {**raw["bot"], "actions_dir": str(ROOT / raw["bot"]["actions_dir"]),
-                  "stores_file": str(ROOT / raw["bot"]["stores_file"])}  # fmt: skip
+                  "stores_file": str(ROOT / raw["bot"]["stores_file"]),
+                  "vocabulary_files": [str(ROOT / f) for f in raw["bot"].get("vocabulary_files", [])]}  # fmt: skip
     config.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
     conversations = tmp_path / "two.yml"
     conversations.write_text(

@@ -1,0 +1,312 @@
+"""Turns the bot half-understood: misheard words read again, and a question instead of a refusal.
+
+`Bot` (bot/runtime.py) mixes this in. A turn outside a form that the rejection rule would refuse (out of
+scope, or unsure) gets two more chances before the refusal:
+1. Other readings of it: the recognizer's other hypotheses (n-best) and the text with its unknown words
+   read as the business words they are one jamo from (`bot.nlu.vocabulary`: "학생 활인 되나요" ->
+   "학생 할인 되나요"). A reading the models accept as a business intent, surely enough
+   (`bot.confirm.accept_rescued`), is the turn.
+2. A yes/no question naming the topic ("할인 문의 맞으세요?", or two close ones: "할인 문의세요, 아니면 배달
+   문의세요?"), when there is business evidence: a reading accepted less surely, the best business
+   intent across router x domain above `bot.confirm.band`, or a business word of the vocabulary (as said
+   or corrected) that the models, asked about the word alone, take as a business intent. Chit-chat
+   without such evidence stays refused.
+The next turn answers the question: yes or the topic named -> the intent is answered (the asked turn's
+text goes to the domain, so what it carried, e.g. a store, still counts); no -> asked to say it again
+(the escalation ladder as for any turn not understood); "다시요" -> asked again; anything else (silence
+included) is an ordinary turn.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from bot import routing
+from bot.nlu.decision import Decision, best_business_intent, decide, top_intent, with_intent
+from bot.session import PendingConfirm
+from callbot.config import Config
+from callbot.events import BotReply, TurnOutcome, Understanding
+
+if TYPE_CHECKING:
+    from bot.agents import LoadedVersion
+    from bot.session import DialogueSession
+
+logger = logging.getLogger(__name__)
+
+JOINT_DOMAINS = 2  # business domains of the router's ranking whose models score a refused turn
+
+
+@dataclass(frozen=True)
+class ConfirmSettings:
+    """`bot.confirm`: when the bot asks about a turn instead of refusing it."""
+
+    enabled: bool = True
+    domains: tuple[str, ...] = ()  # domains whose intents may be asked about; () = every business domain
+    corrections: bool = True  # read unknown words as the business words they are one jamo from
+    alternatives: int = 2  # the recognizer's other hypotheses tried (0 = none)
+    accept_rescued: float = 0.8  # another reading accepted at least this surely is answered at once
+    band: float = 0.3  # the best business intent across router x domain asked about from this score
+    close: float = 0.6  # a second topic scoring at least this share of the first is offered too
+    topics: Mapping[str, str] = field(default_factory=dict)  # intent -> how the question names it
+
+    @classmethod
+    def from_config(cls, config: Config) -> ConfirmSettings:
+        """Read `bot.confirm`, reporting every bad key at once."""
+        d = cls()
+        r = config.reader("bot")
+        topics = r.mapping("confirm.topics", {})
+        for key, value in topics.items():
+            if not isinstance(value, str) or not value.strip():
+                r.error(f"confirm.topics.{key}", "expected how the bot names the topic, e.g. 할인")
+        settings = cls(
+            enabled=r.bool("confirm.enabled", d.enabled),
+            domains=tuple(r.str_list("confirm.domains", list(d.domains))),
+            corrections=r.bool("confirm.corrections", d.corrections),
+            alternatives=r.int("confirm.alternatives", d.alternatives, min=0, max=5),
+            accept_rescued=r.float("confirm.accept_rescued", d.accept_rescued, min=0.0, max=1.0),
+            band=r.float("confirm.band", d.band, min=0.0, max=1.0),
+            close=r.float("confirm.close", d.close, min=0.0, max=1.0),
+            topics={str(k): str(v) for k, v in topics.items() if isinstance(v, str) and v.strip()},
+        )
+        unknown = set(config.section("bot").get("confirm") or {}) - {
+            "enabled",
+            "domains",
+            "corrections",
+            "alternatives",
+            "accept_rescued",
+            "band",
+            "close",
+            "topics",
+        }
+        for key in sorted(unknown):
+            r.error(f"confirm.{key}", "unknown key")
+        r.done()
+        return settings
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One way of reading a turn: its text, both parses and the decision on them."""
+
+    text: str
+    router_parse: dict[str, Any] | None
+    domain_parse: dict[str, Any] | None
+    decision: Decision
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A business intent the bot may ask about, how likely it is, and the text to answer it with."""
+
+    intent: str
+    domain: str
+    score: float
+    text: str
+
+
+class MisheardTurns:
+    """Other readings of a refused turn, the confirmation question, and its answer (for `Bot`)."""
+
+    confirm: ConfirmSettings
+
+    async def _rescue(
+        self: Any, models: LoadedVersion, base: Reading, alternatives: tuple[tuple[str, float], ...]
+    ) -> tuple[Reading | None, list[Candidate]]:
+        """For a refused, unsure or barely accepted turn: another reading accepted surely enough (the
+        turn, read again), else None and, for a refused or unsure one, the business intents to ask about
+        (best first; none without business evidence)."""
+        if not self.confirm.enabled:
+            return None, []
+        texts = self._other_texts(models, base.text, alternatives)
+        readings = [await self._read(models, t) for t in texts]
+        candidates: list[Candidate] = []
+        best: Reading | None = None
+        for reading in readings:
+            d = reading.decision
+            if d.rejected or d.intent is None or self._is_common(d.domain):
+                continue
+            candidates.append(Candidate(d.intent, d.domain or "", d.confidence, reading.text))
+            if best is None or d.confidence > best.decision.confidence:
+                best = reading
+        if best is not None and best.decision.confidence >= self.confirm.accept_rescued:
+            if base.decision.rejected or best.decision.confidence > base.decision.confidence:
+                return best, []
+        if not base.decision.rejected:
+            return None, []
+        for reading in [base, *readings]:
+            candidates.extend(await self._joint(models, reading))
+        candidates.extend(await self._keywords(models, base.text))
+        return None, self._ranked(candidates)
+
+    def _other_texts(
+        self: Any, models: LoadedVersion, text: str, alternatives: tuple[tuple[str, float], ...]
+    ) -> list[str]:
+        """The recognizer's other hypotheses, then corrected readings of the text and of those."""
+        heard = [a for a, _ in alternatives[: self.confirm.alternatives] if a.strip() and a.strip() != text]
+        texts = list(heard)
+        vocabulary = models.vocabulary
+        if self.confirm.corrections and vocabulary is not None:
+            for source in [text, *heard]:
+                texts.extend(reading for reading, _fixes in vocabulary.corrected(source))
+        return [t for t in dict.fromkeys(texts) if t != text]
+
+    async def _read(self: Any, models: LoadedVersion, text: str) -> Reading:
+        router_parse, domain_parse = await self._route(models, text)
+        return Reading(
+            text, router_parse, domain_parse, decide(router_parse, domain_parse, models.thresholds)
+        )
+
+    async def _joint(self: Any, models: LoadedVersion, reading: Reading) -> list[Candidate]:
+        """The best business intent of each likely business domain, scored router x domain model."""
+        ranking = (reading.router_parse or {}).get("intent_ranking") or []
+        domains = [
+            (r.get("name"), float(r.get("confidence") or 0.0))
+            for r in ranking
+            if r.get("name") in models.agents and not self._is_common(r.get("name"))
+        ][:JOINT_DOMAINS]
+        found = []
+        routed, _ = top_intent(reading.router_parse)
+        for domain, share in domains:
+            parse = reading.domain_parse if domain == routed else None
+            if parse is None:
+                parse = await models.agents[domain].parse_message(reading.text)
+            best = best_business_intent(parse, models.thresholds)
+            if best is not None and not self._is_common(domain):
+                found.append(Candidate(best[0], domain, share * best[1], reading.text))
+        return [c for c in found if c.score >= self.confirm.band]
+
+    async def _keywords(self: Any, models: LoadedVersion, text: str) -> list[Candidate]:
+        """Telling words of business intents in the text (as said or corrected) that the models, asked
+        about the word alone, accept as that very intent ("할인" -> menu_discount; not "오늘", which
+        tells of cancellations but alone reads as opening hours)."""
+        vocabulary = models.vocabulary
+        if vocabulary is None:
+            return []
+        found = []
+        for evidence in vocabulary.evidence(text):
+            reading = models.keyword_readings.get(evidence.word)
+            if reading is None:
+                reading = await self._read(models, evidence.word)
+                models.keyword_readings[evidence.word] = reading
+            d = reading.decision
+            if not d.rejected and d.intent in evidence.intents and not self._is_common(d.domain):
+                said = (
+                    text
+                    if not evidence.corrected_from
+                    else text.replace(evidence.corrected_from, evidence.word, 1)
+                )
+                found.append(Candidate(d.intent, d.domain or "", d.confidence * self.confirm.band, said))
+        return found
+
+    def _ranked(self: Any, candidates: list[Candidate]) -> list[Candidate]:
+        """One candidate per intent (its best score), in allowed domains, best first."""
+        allowed = set(self.confirm.domains)
+        best: dict[str, Candidate] = {}
+        for c in candidates:
+            if allowed and c.domain not in allowed:
+                continue
+            if c.intent not in best or c.score > best[c.intent].score:
+                best[c.intent] = c
+        return sorted(best.values(), key=lambda c: (-c.score, c.intent))
+
+    def _is_common(self: Any, domain: str | None) -> bool:
+        return domain is None or domain == self.routing.common_domain
+
+    # -- asking and the answer --------------------------------------------------------------------
+
+    def _ask(
+        self: Any,
+        models: LoadedVersion,
+        session: DialogueSession,
+        candidates: list[Candidate],
+        read: Understanding,
+    ) -> BotReply:
+        """ "할인 문의 맞으세요?" (or two close topics), remembered for the next turn."""
+        first = candidates[0]
+        asked = [first]
+        if len(candidates) > 1 and candidates[1].score >= self.confirm.close * first.score:
+            asked.append(candidates[1])
+        texts = self.routing.texts
+        names = [self._topic(models, c.intent, c.domain) for c in asked]
+        if len(asked) == 1:
+            text = texts.confirm_one.format(topic=names[0])
+        else:
+            text = texts.confirm_two.format(first=names[0], second=names[1])
+        session.pending_confirm = PendingConfirm(
+            tuple(c.intent for c in asked), tuple(c.domain for c in asked), first.text, round(first.score, 4)
+        )
+        session.answer_domain = None  # the yes or no answers this question
+        logger.debug("bot.confirm.asked call=%s intents=%s", session.call_id, [c.intent for c in asked])
+        reply = BotReply(
+            text=text, domain=first.domain, intent=first.intent, confidence=round(first.score, 4)
+        )
+        understood = replace(
+            read,
+            outcome=TurnOutcome.CONFIRM_ASKED,
+            confirm=tuple(c.intent for c in asked),
+            text=first.text if first.text != read.text else read.text,
+        )
+        return replace(reply, understanding=understood)
+
+    def _topic(self: Any, models: LoadedVersion, intent: str, domain: str) -> str:
+        """How the question names an intent: `bot.confirm.topics`, else the vocabulary's most telling
+        word of the intent, else the domain's label."""
+        if intent in self.confirm.topics:
+            return self.confirm.topics[intent]
+        word = models.vocabulary.topic(intent) if models.vocabulary is not None else None
+        return word or self.routing.label(domain)
+
+    async def _confirm_answer(
+        self: Any, models: LoadedVersion, session: DialogueSession, text: str, pending: PendingConfirm
+    ) -> BotReply | None:
+        """The reply to `text` said to a confirmation question: the intent answered on yes or on its
+        topic named, a new try on no, the question again on "다시요"; None for anything else."""
+        said, decision = await self._common_said(models, text)
+        chosen = 0 if said == routing.AFFIRM else self._named(models, text, pending)
+        if chosen is None and said != routing.DENY:
+            chosen = await self._answered_as(models, text, pending)
+        if chosen is not None:
+            intent, domain = pending.intents[chosen], pending.domains[chosen]
+            parse = await models.agents[domain].parse_message(pending.text)
+            parse = with_intent(parse, intent, max(pending.confidence, top_intent(parse)[1]))
+            reply = await self._dialogue(
+                models, session, domain, pending.text, parse, intent, pending.confidence
+            )
+            if not reply.text:
+                return None
+            return replace(reply, understanding=Understanding(TurnOutcome.CONFIRM_YES, text=pending.text))
+        if said == routing.DENY:  # a new try; the keypad menu and a person come as for any miss
+            level = routing.escalate(session.failures + 1, self.routing)
+            if level in (routing.Escalation.REPROMPT, routing.Escalation.CLARIFY):
+                session.failures += 1
+                reply = self._fixed(
+                    self.routing.texts.confirm_declined, None, decision.intent, decision.confidence
+                )
+            else:
+                reply = self._not_understood(models, session, decision.intent, decision.confidence)
+            return replace(reply, understanding=Understanding(TurnOutcome.CONFIRM_NO))
+        if said == routing.REPEAT:
+            session.pending_confirm = pending
+            return self._repeat(session)
+        return None
+
+    def _named(self: Any, models: LoadedVersion, text: str, pending: PendingConfirm) -> int | None:
+        """Which asked topic the answer names by its word ("할인이요"), if exactly one."""
+        named = [
+            i
+            for i, (intent, domain) in enumerate(zip(pending.intents, pending.domains, strict=True))
+            if self._topic(models, intent, domain).split()[-1] in text
+        ]
+        return named[0] if len(named) == 1 else None
+
+    async def _answered_as(
+        self: Any, models: LoadedVersion, text: str, pending: PendingConfirm
+    ) -> int | None:
+        """The asked intent the answer itself is understood as ("배달 되는지요" to a delivery question)."""
+        reading = await self._read(models, text)
+        if not reading.decision.rejected and reading.decision.intent in pending.intents:
+            return pending.intents.index(reading.decision.intent)
+        return None
