@@ -165,7 +165,11 @@ def main() -> None:
     if not args.clean:
         path = args.errors or (CACHE if CACHE.is_file() else learn_b49(CACHE))
         model = ErrorModel.load(path)
-    rows = [dict(r, set=s, intent_gold=r["intent"]) for s in args.sets.split(",") for r in noisy_rows(s, model, args.variants, args.seed)]
+    rows = [
+        dict(r, set=s, intent_gold=r["intent"])
+        for s in args.sets.split(",")
+        for r in noisy_rows(s, model, args.variants, args.seed)
+    ]
 
     async def run() -> tuple[str, list[dict[str, object]]]:
         bot = await Bot.load(load_config(args.config))

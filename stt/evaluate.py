@@ -109,6 +109,12 @@ _PUNCT = re.compile(r"[^\w\s]|_")
 _SPACES = re.compile(r"\s+")
 
 
+def same_decision(predicted: str, expected: str) -> bool:
+    """Whether the bot decided the same: equal labels, or `<intent>?` (the bot asked whether the caller
+    meant that intent, and the caller's yes gets it) for the expected intent."""
+    return predicted == expected or predicted == f"{expected}?"
+
+
 def normalize_text(text: str) -> str:
     """NFC, punctuation and symbols removed, whitespace collapsed: the form CER is computed on."""
     text = unicodedata.normalize("NFC", text)
@@ -246,7 +252,9 @@ def _figures(
         ),
         wer=round(jiwer.wer(refs, hyps), 4),
         rtf=round(sum(seconds) / audio, 4) if audio else None,
-        intent_accuracy=round(sum(p == i for p, i in labelled) / len(labelled), 4) if labelled else None,
+        intent_accuracy=round(sum(same_decision(p, i) for p, i in labelled) / len(labelled), 4)
+        if labelled
+        else None,
         latency_p50_ms=pct(0.5),
         latency_p95_ms=pct(0.95),
     )

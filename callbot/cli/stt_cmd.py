@@ -37,25 +37,41 @@ def _recognizer(config: Config, model: Path | None, second_pass: bool = True):  
 
 
 def _bot_intent_fn(config: Config) -> tuple[Callable[[str], str] | None, str]:
-    """The trained bot's text -> intent (router + domain model + accept/reject, as `callbot nlu eval`
-    labels it), or None and why. Loading Rasa is slow, so this only runs for manifests with intents."""
-    try:
-        from bot.config import BotSettings
-        from bot.evaluate import OOS_LABEL, label_of
-        from bot.models import current_model_set
-        from bot.nlu.parser import NluModels
+    """The trained bot's reading of a text as a call's first turn (`Bot.handle`: router, domain model,
+    the rejection rule, misheard words read again, the confirmation band), or None and why: the
+    intent answered, `out_of_scope` for a refusal or a turn not understood, and `<intent>?` when the
+    bot asked whether the caller meant that intent (stt.evaluate counts it as that intent: the
+    caller's yes gets it). Loading Rasa is slow, so this only runs for manifests with intents."""
+    from bot.evaluate import OOS_LABEL
+    from bot.runtime import Bot
+    from callbot.events import TurnOutcome, UserText
 
-        models = NluModels.load(current_model_set(BotSettings.from_config(config).models_dir))
+    loop = asyncio.new_event_loop()
+    try:
+        bot = loop.run_until_complete(Bot.load(config))
     except Exception as exc:  # noqa: BLE001 - a missing or broken bot only disables this figure
+        loop.close()
         return (
             None,
             f"intent accuracy unavailable: no trained bot could be loaded ({exc}); run `callbot train`",
         )
-    loop = asyncio.new_event_loop()
+    counter = iter(range(1_000_000_000))
+
+    async def read(text: str) -> str:
+        session = bot.new_session(f"stt-eval-{next(counter)}")
+        try:
+            reply = await bot.handle(session, UserText(text))
+        finally:
+            await bot.end_session(session)
+        outcome = reply.understanding.outcome if reply.understanding is not None else None
+        if outcome is TurnOutcome.CONFIRM_ASKED and reply.intent:
+            return f"{reply.intent}?"
+        if outcome in (TurnOutcome.ACCEPTED, TurnOutcome.FORM) and reply.intent:
+            return OOS_LABEL if bot.loaded.thresholds.is_out_of_scope(reply.intent) else reply.intent
+        return OOS_LABEL
 
     def intent_of(text: str) -> str:
-        decision = loop.run_until_complete(models.parse(text)).decision
-        return OOS_LABEL if decision.rejected else label_of(decision.intent, models.thresholds)
+        return loop.run_until_complete(read(text)) if text.strip() else OOS_LABEL
 
     return intent_of, ""
 

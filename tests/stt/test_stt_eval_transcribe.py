@@ -12,7 +12,7 @@ import soundfile as sf
 from typer.testing import CliRunner
 
 from callbot.cli.main import app
-from stt.evaluate import ManifestError, evaluate, normalize_text, read_manifest, write_results
+from stt.evaluate import ManifestError, evaluate, normalize_text, read_manifest, same_decision, write_results
 from stt.transcribe import transcribe_files
 
 pytestmark = pytest.mark.slow
@@ -93,6 +93,13 @@ def test_eval_scores_clips_and_keeps_going_past_bad_ones(recognizer, corpus: Pat
     phone = evaluate(rows[:1], recognizer, telephone=True)
     assert phone.telephone and phone.clips[0].hypothesis
     assert phone.intent_accuracy is None and "no intent parser" in phone.intent_note
+
+
+def test_a_question_about_the_right_intent_agrees_with_it() -> None:
+    assert same_decision("menu_discount", "menu_discount")
+    assert same_decision("menu_discount?", "menu_discount")  # asked, and the caller's yes gets it
+    assert not same_decision("menu_price?", "menu_discount")
+    assert not same_decision("menu_discount", "out_of_scope")
 
 
 def test_transcribe_is_resumable_and_reports_bad_files(recognizer, corpus: Path) -> None:
