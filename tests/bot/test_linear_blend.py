@@ -151,6 +151,8 @@ def test_lean_scoring_gives_sklearns_numbers(tmp_path: Path, data: list[tuple[st
 
 
 def test_jamo_ngrams_keep_a_word_misheard_by_one_jamo_close(tmp_path: Path) -> None:
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "jamo").mkdir()
     plain, _, _ = _component(tmp_path / "plain")
     jamo, _, _ = _component(tmp_path / "jamo", jamo_ngrams=[2, 4])
     for component in (plain, jamo):
