@@ -47,7 +47,7 @@ class ConfirmSettings:
     domains: tuple[str, ...] = ()  # domains whose intents may be asked about; () = every business domain
     corrections: bool = True  # read unknown words as the business words they are one jamo from
     alternatives: int = 2  # the recognizer's other hypotheses tried (0 = none)
-    accept_rescued: float = 0.8  # another reading accepted at least this surely is answered at once
+    accept_rescued: float = 0.9  # another reading accepted at least this surely is answered at once
     band: float = 0.3  # the best business intent across router x domain asked about from this score
     close: float = 0.6  # a second topic scoring at least this share of the first is offered too
     topics: Mapping[str, str] = field(default_factory=dict)  # intent -> how the question names it
