@@ -33,8 +33,9 @@ def build_cmd(
     quiet_own_logs(ctx)  # the tables below say what was built
     with user_errors(DataError):
         settings = DataSettings.from_config(config).with_inputs(qna, logs, out)
+        labels = _operator_labels(config)
         if as_json:
-            report = build(settings)
+            report = build(settings, operator_labels=labels)
             print_json(report.to_dict())
             return
         with Progress(
@@ -52,7 +53,7 @@ def build_cmd(
                     tasks[stage] = bar.add_task(stage, total=max(total, 1))
                 bar.update(tasks[stage], completed=done, total=max(total, 1))
 
-            report = build(settings, on_progress)
+            report = build(settings, on_progress, operator_labels=labels)
     for table in report.tables():
         console.print(table)
     if report.problems_total:
@@ -60,3 +61,15 @@ def build_cmd(
         for p in report.problems[:10]:
             console.print(f"  - {p['message']}", highlight=False)
     console.print(f"written to {settings.build_dir} (report: {settings.build_dir / 'report.json'})")
+
+
+def _operator_labels(config):  # noqa: ANN001, ANN202 - console is imported lazily
+    """The console's current labels from the call-log database (none when it has no labels table)."""
+    from callbot.database import DatabaseError
+    from console.labels import labels_for_build
+    from telephony.settings import read_telephony_settings
+
+    try:
+        return labels_for_build(read_telephony_settings(config).sqlalchemy_url)
+    except DatabaseError as exc:
+        raise DataError(f"operator labels: {exc}") from exc

@@ -1,0 +1,41 @@
+"""The `console` section of callbot.yml (every key has a default)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from callbot.config import Config
+
+
+@dataclass(frozen=True)
+class ConsoleSettings:
+    database_url: str  # the call log's (telephony.database_url, else SQLite calls.db under state_dir)
+    state_dir: Path  # saved caller audio lives under <state_dir>/calls/
+    build_dir: Path  # build/examples.csv names the intents a label may take
+    session_hours: float = 12.0
+    page_size: int = 50
+    low_confidence: float = 0.5  # telephony.low_confidence: intent confidence under it is a risk
+    router_unsure: float = 0.6  # router confidence under it is a risk
+    port: int = 8090  # `callbot console` alone
+
+
+def read_console_settings(config: Config) -> ConsoleSettings:
+    """Validate the `console` section; raises `ConfigError` listing every bad key."""
+    from telephony.settings import read_telephony_settings
+
+    telephony = read_telephony_settings(config)
+    r = config.reader("console")
+    paths = config.section("paths")
+    settings = ConsoleSettings(
+        database_url=telephony.sqlalchemy_url,
+        state_dir=telephony.state_dir,
+        build_dir=config.resolve(str(paths.get("build_dir") or "build")),
+        session_hours=r.float("session_hours", 12.0, min=0.1, max=24.0 * 30),
+        page_size=r.int("page_size", 50, min=5, max=500),
+        low_confidence=telephony.low_confidence,
+        router_unsure=r.float("router_unsure", 0.6, min=0.0, max=1.0),
+        port=r.int("port", 8090, min=1, max=65535),
+    )
+    r.done(known=("session_hours", "page_size", "router_unsure", "port"))
+    return settings
