@@ -47,7 +47,7 @@ def run(
     bind = port or services.settings.port
     console.print(f"Console: http://{host}:{bind}/console/ (call log {services.engine.url!r})")
     try:
-        uvicorn.run(standalone_app(services), host=host, port=bind, log_level="warning")
+        uvicorn.run(standalone_app(services), host=host, port=bind, log_level="warning", ws="wsproto")
     finally:
         services.close()
 

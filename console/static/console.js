@@ -108,9 +108,11 @@
   }
 
   function showFound(query) {
-    const q = query.trim().toLowerCase();
+    // Korean is searched without spaces: "영업 시간" finds "영업시간이 어떻게 되나요".
+    const q = query.replace(/\s+/g, "").toLowerCase();
+    const squeezed = (text) => text.replace(/\s+/g, "");
     found = intents.filter(
-      (i) => !q || i.name.toLowerCase().includes(q) || i.domain.includes(q) || i.examples.some((e) => e.includes(q))
+      (i) => !q || i.name.toLowerCase().includes(q) || i.domain.includes(q) || i.examples.some((e) => squeezed(e).includes(q))
     ).slice(0, 9);
     chosen = 0;
     searchResults.innerHTML = "";
