@@ -89,6 +89,13 @@ def create_console_app(services: ConsoleServices) -> Starlette:
         """Login, role and (for POST) CSRF checks in front of a handler."""
 
         async def endpoint(request: Request) -> Response:
+            started = time.perf_counter()
+            response = await checked(request)
+            # The server's own time for the request (read by benchmarks/console_inbox.py and browsers' tools).
+            response.headers["server-timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
+            return response
+
+        async def checked(request: Request) -> Response:
             session = services.signer.read(request.cookies.get(COOKIE))
             user = await _in_thread(get_user, services.engine, session.user) if session else None
             if session is None or user is None:
