@@ -31,7 +31,7 @@ from console.auth import ROLES, SessionSigner, User, add_user, authenticate, get
 from console.inbox import OUTCOMES, RiskRules, call_turns, inbox_page, parse_filter, turn_by_id
 from console.labels import IntentCatalog, conflicts, current_labels, export_csv, record_label, similar_turns
 from console.settings import ConsoleSettings
-from console.store import cookie_secret, open_engine
+from console.store import audit, cookie_secret, open_engine
 
 logger = logging.getLogger(__name__)
 COOKIE = "callbot_console"
@@ -199,6 +199,24 @@ def create_console_app(services: ConsoleServices) -> Starlette:
         path = _audio_file(turn.get("audio_path"), services.settings.state_dir)
         if path is None:
             return JSONResponse({"error": f"no saved audio for turn {turn['id']}"}, status_code=404)
+        if turn.get("pii"):
+            # The transcript was masked before it was logged; the voice was not. Only an admin hears it,
+            # asking for it explicitly, and that is recorded.
+            if not user.admin or request.query_params.get("unmask") != "1":
+                return JSONResponse(
+                    {
+                        "error": f"turn {turn['id']} holds personal data ({turn['pii']}): an admin can unmask it"
+                    },
+                    status_code=403,
+                )
+            await _in_thread(
+                audit,
+                services.engine,
+                user.name,
+                "unmask.audio",
+                f"turn={turn['id']} call={turn['call_sid']}",
+            )
+            logger.info("console.unmask.audio user=%s turn=%s", user.name, turn["id"])
         return FileResponse(path, media_type="audio/wav")
 
     async def label(request: Request, user: User, form: dict[str, str]) -> Response:

@@ -221,6 +221,7 @@ def inbox_page(
         t.outcome,
         t.confirm,
         t.parsed_text,
+        t.pii,
         (t.audio_path.is_not(None)).label("has_audio"),
         current.c.intent.label("label_intent"),
         current.c.user.label("label_user"),

@@ -183,3 +183,31 @@ def test_apply_to_similar_labels_the_near_duplicate_cluster(client, services):
     csv_text = client.get("/console/labels.csv").text
     assert csv_text.splitlines()[0].startswith("label_id,call_sid,turn,text,intent")
     assert csv_text.count("store_parking") >= found["count"]
+
+
+def test_audio_with_personal_data_is_only_for_admins_who_unmask_it(client, services):
+    with services.engine.begin() as db:
+        db.execute(sa.text("UPDATE turns SET pii = 'PHONE:1' WHERE id = 2"))
+    login(client, "anna")
+    page = client.get("/console/?status=all").text
+    assert "audio withheld: personal data (PHONE:1)" in page and 'src="/console/audio/2.wav' not in page
+    assert client.get("/console/audio/2.wav?unmask=1").status_code == 403
+    client.cookies.clear()
+    login(client, "admin")
+    assert 'src="/console/audio/2.wav?unmask=1"' in client.get("/console/?status=all").text
+    assert client.get("/console/audio/2.wav").status_code == 403  # not without asking
+    with services.engine.connect() as db:
+        assert (
+            db.execute(
+                sa.select(sa.func.count())
+                .select_from(audit_table)
+                .where(audit_table.c.what == "unmask.audio")
+            ).scalar_one()
+            == 0
+        )
+    assert client.get("/console/audio/2.wav?unmask=1").status_code == 200
+    with services.engine.connect() as db:
+        logged = db.execute(
+            sa.select(audit_table.c.user, audit_table.c.detail).where(audit_table.c.what == "unmask.audio")
+        ).all()
+    assert [tuple(r) for r in logged] == [("admin", "turn=2 call=CA00000000000000000000000000000000")]
