@@ -18,6 +18,12 @@ class ConsoleSettings:
     low_confidence: float = 0.5  # telephony.low_confidence: intent confidence under it is a risk
     router_unsure: float = 0.6  # router confidence under it is a risk
     port: int = 8090  # `callbot console` alone
+    config_path: Path | None = None  # the callbot.yml background jobs run with
+    models_dir: Path = Path("models")
+    common_domain: str = "common"
+    eval_sets: tuple[Path, ...] = ()  # labelled CSVs a candidate is compared on (default build/test.csv)
+    gate_max_drop_points: float = 1.0  # a set whose accuracy drops by more blocks the promotion
+    replicas: tuple[str, ...] = ()  # base URLs reloaded one by one on promotion (empty: this process)
 
 
 def read_console_settings(config: Config) -> ConsoleSettings:
@@ -27,15 +33,32 @@ def read_console_settings(config: Config) -> ConsoleSettings:
     telephony = read_telephony_settings(config)
     r = config.reader("console")
     paths = config.section("paths")
+    build_dir = config.resolve(str(paths.get("build_dir") or "build"))
     settings = ConsoleSettings(
         database_url=telephony.sqlalchemy_url,
         state_dir=telephony.state_dir,
-        build_dir=config.resolve(str(paths.get("build_dir") or "build")),
+        build_dir=build_dir,
         session_hours=r.float("session_hours", 12.0, min=0.1, max=24.0 * 30),
         page_size=r.int("page_size", 50, min=5, max=500),
         low_confidence=telephony.low_confidence,
         router_unsure=r.float("router_unsure", 0.6, min=0.0, max=1.0),
         port=r.int("port", 8090, min=1, max=65535),
+        config_path=config.path,
+        models_dir=telephony.models_dir,
+        common_domain=str(config.section("data").get("common_domain") or "common"),
+        eval_sets=tuple(config.resolve(p) for p in r.str_list("eval_sets", [str(build_dir / "test.csv")])),
+        gate_max_drop_points=r.float("gate_max_drop_points", 1.0, min=0.0, max=100.0),
+        replicas=tuple(u.rstrip("/") for u in r.str_list("replicas", [])),
     )
-    r.done(known=("session_hours", "page_size", "router_unsure", "port"))
+    r.done(
+        known=(
+            "session_hours",
+            "page_size",
+            "router_unsure",
+            "port",
+            "eval_sets",
+            "gate_max_drop_points",
+            "replicas",
+        )
+    )
     return settings

@@ -131,8 +131,9 @@ async def build_services(
         admin_token=secrets.admin_token,
         insecure_dev=insecure_dev,
         closers=closers,
-        console_app=_console_app(config, secrets, closers) if console else None,
     )
+    if console:
+        services.console_app = _console_app(config, secrets, services)
     metrics.bind(
         lambda: len(services.live_calls),
         lambda: services.calllog.pending_writes,
@@ -147,19 +148,29 @@ async def build_services(
     return services
 
 
-def _console_app(config: Config, secrets: Secrets, closers: list[Callable[[], None]]) -> Any:
-    """The operator console over the same call-log database, or None (logged) when it cannot open."""
+def _console_app(config: Config, secrets: Secrets, services: CallServices) -> Any:
+    """The operator console over the same call-log database, or None (logged) when it cannot open. A
+    promotion reloads this process's bot, unless console.replicas lists the replicas to reload in turn."""
     from callbot.database import DatabaseError
     from console import ConsoleError
     from console.app import ConsoleServices, create_console_app
     from console.settings import read_console_settings
 
     try:
-        console = ConsoleServices.open(read_console_settings(config), secrets.console_secret)
+        console = ConsoleServices.open(
+            read_console_settings(config), secrets.console_secret, secrets.admin_token
+        )
     except (ConsoleError, DatabaseError, SQLAlchemyError) as exc:
         logger.error("telephony.server.console_unavailable error=%s", exc)
         return None
-    closers.append(console.close)
+    services.closers.append(console.close)
+    if not console.settings.replicas:
+
+        async def reload_here() -> list[dict[str, Any]]:
+            version = await reload_models(services)
+            return [{"replica": services.replica, "version": version}]
+
+        console.reload = reload_here
     return create_console_app(console)
 
 

@@ -22,7 +22,9 @@ def _services(ctx: typer.Context):  # noqa: ANN202 - console is imported lazily
 
     with user_errors(ConsoleError, DatabaseError):
         settings = read_console_settings(get_config(ctx))
-        return ConsoleServices.open(settings, os.environ.get("CALLBOT_CONSOLE_SECRET"))
+        return ConsoleServices.open(
+            settings, os.environ.get("CALLBOT_CONSOLE_SECRET"), os.environ.get("CALLBOT_ADMIN_TOKEN")
+        )
 
 
 @app.callback()

@@ -20,16 +20,19 @@ def test_serve_mounts_the_console_over_the_call_log(company, monkeypatch):
     assert result.exit_code == 0, result.output
     assert "user boss (admin) saved" in result.output
 
-    closers: list = []
-    console_app = _console_app(load_config(company), Secrets(console_secret="s3cret"), closers)
-    app = create_app(SimpleNamespace(console_app=console_app))
+    services = SimpleNamespace(closers=[])
+    app = create_app(
+        SimpleNamespace(
+            console_app=_console_app(load_config(company), Secrets(console_secret="s3cret"), services)
+        )
+    )
     with TestClient(app, follow_redirects=False) as client:
         assert client.get("/console/").status_code == 401
         r = client.post("/console/login", data={"name": "boss", "password": PASSWORD})
         assert r.status_code == 303 and r.headers["location"] == "/console/"
         page = client.get("/console/")
         assert page.status_code == 200 and "주차 되나요 거기" in page.text
-    for close in closers:
+    for close in services.closers:
         close()
 
 
