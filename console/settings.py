@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from callbot.config import Config
+
+if TYPE_CHECKING:
+    from telephony.settings import TelephonySettings
 
 
 @dataclass(frozen=True)
@@ -26,11 +30,12 @@ class ConsoleSettings:
     replicas: tuple[str, ...] = ()  # base URLs reloaded one by one on promotion (empty: this process)
 
 
-def read_console_settings(config: Config) -> ConsoleSettings:
-    """Validate the `console` section; raises `ConfigError` listing every bad key."""
+def read_console_settings(config: Config, telephony: TelephonySettings | None = None) -> ConsoleSettings:
+    """Validate the `console` section; raises `ConfigError` listing every bad key. `telephony`: the
+    server's own settings when it mounts the console (the call log it writes is the one shown)."""
     from telephony.settings import read_telephony_settings
 
-    telephony = read_telephony_settings(config)
+    telephony = telephony or read_telephony_settings(config)
     r = config.reader("console")
     paths = config.section("paths")
     build_dir = config.resolve(str(paths.get("build_dir") or "build"))

@@ -158,7 +158,7 @@ def _console_app(config: Config, secrets: Secrets, services: CallServices) -> An
 
     try:
         console = ConsoleServices.open(
-            read_console_settings(config), secrets.console_secret, secrets.admin_token
+            read_console_settings(config, services.settings), secrets.console_secret, secrets.admin_token
         )
     except (ConsoleError, DatabaseError, SQLAlchemyError) as exc:
         logger.error("telephony.server.console_unavailable error=%s", exc)
