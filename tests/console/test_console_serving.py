@@ -20,7 +20,7 @@ def test_serve_mounts_the_console_over_the_call_log(company, monkeypatch):
     assert result.exit_code == 0, result.output
     assert "user boss (admin) saved" in result.output
 
-    services = SimpleNamespace(closers=[])
+    services = SimpleNamespace(closers=[], settings=None)
     app = create_app(
         SimpleNamespace(
             console_app=_console_app(load_config(company), Secrets(console_secret="s3cret"), services)
