@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -30,9 +29,10 @@ from starlette.staticfiles import StaticFiles
 from console import ConsoleError
 from console.auth import ROLES, SessionSigner, User, add_user, authenticate, get_user, list_users
 from console.inbox import OUTCOMES, RiskRules, call_turns, inbox_page, parse_filter, turn_by_id
-from console.jobs import Jobs, run_commands
+from console.jobs import Jobs
 from console.labels import IntentCatalog, conflicts, current_labels, export_csv, record_label, similar_turns
-from console.models import Comparison, Reload, compare, last_promotion, promote, rollback, versions
+from console.model_routes import model_routes
+from console.models import AgentCache, Reload
 from console.settings import ConsoleSettings
 from console.store import audit, cookie_secret, open_engine
 
@@ -51,6 +51,7 @@ class ConsoleServices:
     signer: SessionSigner
     rules: RiskRules
     jobs: Jobs = field(default_factory=Jobs)
+    agents: AgentCache = field(default_factory=AgentCache)  # loaded models, shared by comparisons
     # Reloads the replicas after a promotion; `callbot serve` reloads its own process when no
     # console.replicas are listed. Default: a rolling reload of console.replicas (telephony.rollout).
     reload: Reload | None = None
@@ -308,91 +309,6 @@ def create_console_app(services: ConsoleServices) -> Starlette:
         )
         return RedirectResponse(request.scope.get("root_path", "") + "/users", status_code=303)
 
-    async def models_page(request: Request, user: User, form: dict[str, str]) -> Response:
-        current, known = await _in_thread(versions, services.settings.models_dir)
-        comparison = _latest_comparison(services.jobs)
-        verdict = comparison.gate(services.settings.gate_max_drop_points) if comparison else []
-        return render(
-            request,
-            "models.html",
-            user=user,
-            current=current,
-            versions=known,
-            train_job=services.jobs.latest("train"),
-            compare_job=services.jobs.latest("compare"),
-            comparison=comparison,
-            verdict=verdict,
-            max_drop=services.settings.gate_max_drop_points,
-            last=await _in_thread(last_promotion, services.engine),
-            csrf=request.state.csrf,
-        )
-
-    async def models_train(request: Request, user: User, form: dict[str, str]) -> Response:
-        """Build the data (labels included) and train a candidate, in child processes."""
-        cli = [sys.executable, "-c", "from callbot.cli.main import app; app()"]
-        if services.settings.config_path is not None:
-            cli += ["--config", str(services.settings.config_path)]
-        commands = [cli + ["data", "build"], cli + ["train", "--candidate"]]
-        job = services.jobs.start("train", user.name, lambda job: run_commands(job, commands))
-        logger.info("console.train.started user=%s job=%d", user.name, job.id)
-        return _after_post(request, "/models", {"job": job.id})
-
-    async def models_compare(request: Request, user: User, form: dict[str, str]) -> Response:
-        current, known = await _in_thread(versions, services.settings.models_dir)
-        candidate = form.get("candidate") or (known[0] if known else "")
-        production = form.get("production") or current or ""
-        if not candidate or not production:
-            raise ConsoleError("no model versions to compare: train first")
-        settings = services.settings
-        job = services.jobs.start(
-            "compare",
-            user.name,
-            lambda job: compare(
-                settings.models_dir, production, candidate, list(settings.eval_sets), settings.common_domain
-            ),
-        )
-        return _after_post(request, "/models", {"job": job.id})
-
-    async def models_promote(request: Request, user: User, form: dict[str, str]) -> Response:
-        comparison = _latest_comparison(services.jobs)
-        version = form.get("version", "")
-        if comparison is None or comparison.candidate != version:
-            return JSONResponse(
-                {"error": f"compare {version or 'the candidate'} with production first"}, status_code=409
-            )
-        current, _ = await _in_thread(versions, services.settings.models_dir)
-        if comparison.production != current:
-            return JSONResponse(
-                {"error": f"production changed to {current} since the comparison: compare again"},
-                status_code=409,
-            )
-        failures = comparison.gate(services.settings.gate_max_drop_points)
-        if failures:
-            return JSONResponse(
-                {"error": "the gate blocks this promotion", "failures": failures}, status_code=409
-            )
-        reloaded = await promote(
-            services.engine, services.settings.models_dir, version, user.name, services.reload_replicas
-        )
-        logger.info("console.promoted user=%s version=%s replicas=%d", user.name, version, len(reloaded))
-        return _after_post(
-            request, "/models", {"promoted": version}, {"version": version, "replicas": reloaded}
-        )
-
-    async def models_rollback(request: Request, user: User, form: dict[str, str]) -> Response:
-        reloaded = await rollback(
-            services.engine, services.settings.models_dir, user.name, services.reload_replicas
-        )
-        current, _ = await _in_thread(versions, services.settings.models_dir)
-        logger.info("console.rolled_back user=%s version=%s", user.name, current)
-        return _after_post(
-            request, "/models", {"rolled_back": current}, {"version": current, "replicas": reloaded}
-        )
-
-    async def job_status(request: Request, user: User, form: dict[str, str]) -> Response:
-        job = services.jobs.get(int(request.path_params["job_id"]))
-        return JSONResponse(job.to_dict())
-
     routes = [
         Route("/login", login_page, methods=["GET"]),
         Route("/login", login, methods=["POST"]),
@@ -406,12 +322,7 @@ def create_console_app(services: ConsoleServices) -> Starlette:
         Route("/labels.csv", guarded(labels_csv), methods=["GET"]),
         Route("/users", guarded(users_page, role="admin"), methods=["GET"]),
         Route("/users", guarded(users_add, role="admin"), methods=["POST"]),
-        Route("/models", guarded(models_page, role="admin"), methods=["GET"]),
-        Route("/models/train", guarded(models_train, role="admin"), methods=["POST"]),
-        Route("/models/compare", guarded(models_compare, role="admin"), methods=["POST"]),
-        Route("/models/promote", guarded(models_promote, role="admin"), methods=["POST"]),
-        Route("/models/rollback", guarded(models_rollback, role="admin"), methods=["POST"]),
-        Route("/jobs/{job_id:int}", guarded(job_status, role="admin"), methods=["GET"]),
+        *model_routes(services, render, guarded),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     return Starlette(routes=routes)
@@ -424,21 +335,6 @@ def standalone_app(services: ConsoleServices) -> Starlette:
         return RedirectResponse("/console/", status_code=307)
 
     return Starlette(routes=[Route("/", home), Mount("/console", app=create_console_app(services))])
-
-
-def _latest_comparison(jobs: Jobs) -> Comparison | None:
-    job = jobs.latest("compare")
-    return job.result if job is not None and job.state == "done" else None
-
-
-def _after_post(
-    request: Request, page: str, query: dict[str, Any], body: dict[str, Any] | None = None
-) -> Response:
-    """A form post goes back to the page; a script's request gets JSON."""
-    if "application/json" in request.headers.get("accept", ""):
-        return JSONResponse(body or query)
-    base = request.scope.get("root_path", "")
-    return RedirectResponse(f"{base}{page}?{urlencode(query)}", status_code=303)
 
 
 async def _form(request: Request) -> dict[str, str]:

@@ -10,6 +10,7 @@ by more than that many points. Promotion and rollback are recorded in `console_a
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
@@ -65,13 +66,48 @@ def versions(models_dir: Path) -> tuple[str | None, list[str]]:
     return read_current_version(models_dir), list(reversed(list_versions(models_dir)))
 
 
+class AgentCache:
+    """Loaded Rasa agents by archive file: a candidate that retrained one domain reuses production's
+    other archives (hard links or copies of the same file), so a comparison loads only what changed,
+    and comparing again loads nothing. Keeps the `size` most recently used."""
+
+    def __init__(self, size: int = 16) -> None:
+        self.size = size
+        self._agents: dict[tuple[int, int, int, int], Any] = {}
+        self._lock = threading.Lock()
+        self.loads = 0
+
+    def get(self, path: Path) -> Any:
+        from bot.nlu.parser import load_agent
+
+        st = path.stat()
+        key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        with self._lock:
+            agent = self._agents.pop(key, None)
+            if agent is None:
+                agent = load_agent(path)
+                self.loads += 1
+            self._agents[key] = agent
+            while len(self._agents) > self.size:
+                self._agents.pop(next(iter(self._agents)))
+        return agent
+
+
 def compare(
-    models_dir: Path, production: str, candidate: str, files: list[Path], common_domain: str = "common"
+    models_dir: Path,
+    production: str,
+    candidate: str,
+    files: list[Path],
+    common_domain: str = "common",
+    agents: AgentCache | None = None,
 ) -> Comparison:
     """Parse the eval sets with both versions (blocking: seconds per model to load; run it as a job)."""
     from bot.evaluate import EvalDataError, predict, read_labelled, score
-    from bot.models import ModelNotFoundError, load_model_set
+    from bot.models import ROUTER, ModelNotFoundError, load_model_set
+    from bot.nlu.decision import Thresholds
     from bot.nlu.parser import NluModels
+
+    agents = agents or AgentCache()
 
     if production == candidate:
         raise ConsoleError(f"candidate and production are the same version {production}")
@@ -83,9 +119,10 @@ def compare(
     items = [item for group in sets.values() for item in group]
     preds = []
     for model_set in model_sets:
-        models = NluModels.load(model_set)
+        loaded = {name: agents.get(path) for name, path in model_set.paths.items()}
+        router = loaded.pop(ROUTER)
+        models = NluModels(router, loaded, Thresholds.from_manifest(model_set.thresholds))
         preds.append(asyncio.run(predict(models, items)))
-        del models
     prod, cand = preds
     results = []
     start = 0

@@ -84,7 +84,9 @@ def _compare(client, csrf: str, candidate: str) -> dict:
     return job
 
 
-def test_a_failing_gate_blocks_promotion_a_passing_one_promotes_and_rollback_restores(client, models):
+def test_a_failing_gate_blocks_promotion_a_passing_one_promotes_and_rollback_restores(
+    client, services, models
+):
     models_dir, reloads = models
     csrf = login(client, "admin")
     assert client.get("/console/models").status_code == 200
@@ -104,8 +106,11 @@ def test_a_failing_gate_blocks_promotion_a_passing_one_promotes_and_rollback_res
     assert r.status_code == 409 and r.json()["failures"]
     assert read_current_version(models_dir) == VERSION and reloads == []
 
-    # The same models under a new version: nothing drops, the gate passes, promotion reloads.
+    # The same models under a new version: nothing drops, the gate passes, promotion reloads. The
+    # archives are the same files: nothing was loaded again.
+    loads = services.agents.loads
     _compare(client, csrf, "v-same")
+    assert services.agents.loads == loads
     assert "The gate passes" in client.get("/console/models").text
     r = client.post("/console/models/promote", data={"version": "v-same", "csrf": csrf})
     assert r.status_code == 303
