@@ -34,8 +34,9 @@ QNA = [
 CHAT = [("conversation_id", "turn", "speaker", "text", "intent", "domain")]
 
 
-def write_company(root: Path) -> Path:
-    """callbot.yml + the company's files under `root`; returns the config path."""
+def write_company(root: Path, database_url: str = "") -> Path:
+    """callbot.yml + the company's files under `root` (the call log in `database_url`, default SQLite
+    under the state folder); returns the config path."""
     for name, rows in (("qna.csv", QNA), ("chat.csv", CHAT)):
         with (root / name).open("w", encoding="utf-8", newline="") as f:
             csv.writer(f).writerows(rows)
@@ -54,6 +55,8 @@ def write_company(root: Path) -> Path:
             "augment": {"casual": False, "clipped": False, "asr": False, "asr_errors": None},
         },
     }
+    if database_url:
+        config["telephony"] = {"database_url": database_url}
     path = root / "callbot.yml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
     return path
