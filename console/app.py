@@ -28,7 +28,16 @@ from starlette.staticfiles import StaticFiles
 
 from console import ConsoleError
 from console.auth import ROLES, SessionSigner, User, add_user, authenticate, get_user, list_users
-from console.inbox import OUTCOMES, RiskRules, call_turns, inbox_page, parse_filter, turn_by_id
+from console.inbox import (
+    OUTCOMES,
+    RiskRules,
+    call_turns,
+    inbox_page,
+    parse_filter,
+    save_filter,
+    saved_filters,
+    turn_by_id,
+)
 from console.jobs import Jobs
 from console.labels import IntentCatalog, conflicts, current_labels, export_csv, record_label, similar_turns
 from console.model_routes import model_routes
@@ -192,6 +201,8 @@ def create_console_app(services: ConsoleServices) -> Starlette:
             request,
             "inbox.html",
             user=user,
+            saved=await _in_thread(saved_filters, services.engine, user.name),
+            query=urlencode(flt.query(page=1)),
             page=page,
             flt=flt,
             outcomes=OUTCOMES,
@@ -200,6 +211,11 @@ def create_console_app(services: ConsoleServices) -> Starlette:
             urlencode=urlencode,
             csrf=request.state.csrf,
         )
+
+    async def filters_save(request: Request, user: User, form: dict[str, str]) -> Response:
+        query = form.get("query", "")
+        await _in_thread(save_filter, services.engine, user.name, form.get("name", ""), query)
+        return RedirectResponse(f"{request.scope.get('root_path', '')}/?{query}", status_code=303)
 
     async def call(request: Request, user: User, form: dict[str, str]) -> Response:
         sid = request.path_params["sid"]
@@ -314,6 +330,7 @@ def create_console_app(services: ConsoleServices) -> Starlette:
         Route("/login", login, methods=["POST"]),
         Route("/logout", guarded(logout), methods=["POST"]),
         Route("/", guarded(inbox), methods=["GET"]),
+        Route("/filters", guarded(filters_save), methods=["POST"]),
         Route("/calls/{sid}", guarded(call), methods=["GET"]),
         Route("/audio/{turn_id:int}.wav", guarded(audio), methods=["GET"]),
         Route("/label", guarded(label), methods=["POST"]),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -242,6 +243,33 @@ def inbox_page(
         rows = [_row(dict(r), rules) for r in db.execute(query).mappings()]
     pages = max(1, -(-total // page_size))
     return InboxPage(rows, total, flt.page, pages)
+
+
+def save_filter(engine: sa.engine.Engine, user: str, name: str, query: str) -> None:
+    """Keep an inbox filter under a name (the same name again replaces it); the query is checked first."""
+    from urllib.parse import parse_qsl
+
+    from console.store import filters_table
+
+    name = " ".join(name.split())
+    if not name or len(name) > 100:
+        raise ConsoleError("filter name: 1-100 characters")
+    parse_filter(dict(parse_qsl(query)))
+    with engine.begin() as db:
+        db.execute(filters_table.delete().where(filters_table.c.user == user, filters_table.c.name == name))
+        db.execute(filters_table.insert().values(user=user, name=name, query=query, at=time.time()))
+
+
+def saved_filters(engine: sa.engine.Engine, user: str) -> list[dict[str, Any]]:
+    from console.store import filters_table
+
+    with engine.connect() as db:
+        rows = db.execute(
+            sa.select(filters_table.c.name, filters_table.c.query)
+            .where(filters_table.c.user == user)
+            .order_by(filters_table.c.name)
+        ).mappings()
+        return [dict(r) for r in rows]
 
 
 def turn_by_id(engine: sa.engine.Engine, turn_id: int) -> dict[str, Any]:

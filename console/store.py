@@ -51,6 +51,15 @@ audit_table = sa.Table(
     sa.Column("detail", sa.Text),
     sa.Column("at", sa.Float, nullable=False),
 )
+filters_table = sa.Table(
+    "console_filters",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user", sa.String(64), nullable=False, index=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("query", sa.Text, nullable=False),  # the inbox's query string
+    sa.Column("at", sa.Float, nullable=False),
+)
 secrets_table = sa.Table(
     "console_secrets",
     metadata,

@@ -211,3 +211,18 @@ def test_audio_with_personal_data_is_only_for_admins_who_unmask_it(client, servi
             sa.select(audit_table.c.user, audit_table.c.detail).where(audit_table.c.what == "unmask.audio")
         ).all()
     assert [tuple(r) for r in logged] == [("admin", "turn=2 call=CA00000000000000000000000000000000")]
+
+
+def test_filters_can_be_saved_per_user(client):
+    csrf = login(client, "anna")
+    query = "outcome=refused&conf_max=0.5&status=unlabelled&page=1"
+    assert client.post("/console/filters", data={"name": "refused", "query": query}).status_code == 403
+    r = client.post("/console/filters", data={"name": "  refused  ", "query": query, "csrf": csrf})
+    assert r.status_code == 303 and r.headers["location"] == f"/console/?{query}"
+    page = client.get("/console/").text
+    assert f'<a href="/console/?{query.replace("&", "&amp;")}">refused</a>' in page
+    bad = client.post("/console/filters", data={"name": "x", "query": "conf_max=9", "csrf": csrf})
+    assert bad.status_code == 400 and "conf_max='9'" in bad.json()["error"]
+    client.cookies.clear()
+    login(client, "admin")
+    assert ">refused</a>" not in client.get("/console/").text
