@@ -172,18 +172,24 @@ def similar_turns(
     return out
 
 
-def current_labels(engine: sa.engine.Engine) -> list[dict[str, Any]]:
-    """Every turn's latest label, oldest first."""
+def current_labels(
+    engine: sa.engine.Engine, before: float | None = None, since: float | None = None
+) -> list[dict[str, Any]]:
+    """Every turn's latest label, oldest first (only those given before / since a time, when asked)."""
+    query = sa.select(labels_table).where(labels_table.c.current.is_(True)).order_by(labels_table.c.id)
+    if before is not None:
+        query = query.where(labels_table.c.at < before)
+    if since is not None:
+        query = query.where(labels_table.c.at >= since)
     with engine.connect() as db:
-        rows = db.execute(
-            sa.select(labels_table).where(labels_table.c.current.is_(True)).order_by(labels_table.c.id)
-        ).mappings()
+        rows = db.execute(query).mappings()
         return [dict(r) for r in rows]
 
 
-def labels_for_build(database_url: str) -> list[dict[str, Any]]:
-    """The current labels for `data build`, read without creating anything: none when the database or
-    its labels table does not exist yet (a SQLite file is not made by reading it)."""
+def labels_for_build(database_url: str, before: float | None = None) -> list[dict[str, Any]]:
+    """The current labels for `data build` (given `before` a time: the rest is held out for comparing
+    models), read without creating anything: none when the database or its labels table does not exist
+    yet (a SQLite file is not made by reading it)."""
     from sqlalchemy.engine import make_url
 
     from callbot.database import create_engine
@@ -196,7 +202,7 @@ def labels_for_build(database_url: str) -> list[dict[str, Any]]:
     try:
         if not sa.inspect(engine).has_table(labels_table.name):
             return []
-        return current_labels(engine)
+        return current_labels(engine, before=before)
     except sa.exc.SQLAlchemyError as exc:
         from callbot.database import DatabaseError, safe_url
 

@@ -68,6 +68,7 @@ def model_routes(
         if not candidate or not production:
             raise ConsoleError("no model versions to compare: train first")
         settings = services.settings
+        extra = await _in_thread(_held_out, services)
         job = services.jobs.start(
             "compare",
             user.name,
@@ -78,6 +79,7 @@ def model_routes(
                 list(settings.eval_sets),
                 settings.common_domain,
                 services.agents,
+                extra,
             ),
         )
         return _after_post(request, "/models", {"job": job.id})
@@ -130,6 +132,21 @@ def model_routes(
         Route("/models/rollback", guarded(models_rollback, role="admin"), methods=["POST"]),
         Route("/jobs/{job_id:int}", guarded(job_status, role="admin"), methods=["GET"]),
     ]
+
+
+def _held_out(services: ConsoleServices) -> dict[str, list[Any]]:
+    """The operators' labels of the last `console.holdout_days` (kept out of `data build`) as an eval set."""
+    import time
+
+    from bot.evaluate import LabelledText
+    from console.labels import current_labels
+
+    days = services.settings.holdout_days
+    if not days:
+        return {}
+    labels = current_labels(services.engine, since=time.time() - days * 86400)
+    name = f"operator labels, last {days:g} days"
+    return {name: [LabelledText(lb["text"], lb["intent"], lb["domain"], "real", name) for lb in labels]}
 
 
 def _latest_comparison(jobs: Jobs) -> Comparison | None:

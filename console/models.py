@@ -100,8 +100,10 @@ def compare(
     files: list[Path],
     common_domain: str = "common",
     agents: AgentCache | None = None,
+    extra_sets: dict[str, list[Any]] | None = None,
 ) -> Comparison:
-    """Parse the eval sets with both versions (blocking: seconds per model to load; run it as a job)."""
+    """Parse the eval sets (the files, and `extra_sets` of `bot.evaluate.LabelledText`: the operators'
+    held-out labels) with both versions (blocking: seconds per model to load; run it as a job)."""
     from bot.evaluate import EvalDataError, predict, read_labelled, score
     from bot.models import ROUTER, ModelNotFoundError, load_model_set
     from bot.nlu.decision import Thresholds
@@ -113,6 +115,7 @@ def compare(
         raise ConsoleError(f"candidate and production are the same version {production}")
     try:
         sets = {f.name: read_labelled(f) for f in files}
+        sets.update({name: group for name, group in (extra_sets or {}).items() if group})
         model_sets = [load_model_set(models_dir, v) for v in (production, candidate)]
     except (EvalDataError, ModelNotFoundError) as exc:
         raise ConsoleError(str(exc)) from exc

@@ -28,6 +28,7 @@ class ConsoleSettings:
     eval_sets: tuple[Path, ...] = ()  # labelled CSVs a candidate is compared on (default build/test.csv)
     gate_max_drop_points: float = 1.0  # a set whose accuracy drops by more blocks the promotion
     replicas: tuple[str, ...] = ()  # base URLs reloaded one by one on promotion (empty: this process)
+    holdout_days: float = 0.0  # labels this recent stay out of `data build` and are a comparison set
 
 
 def read_console_settings(config: Config, telephony: TelephonySettings | None = None) -> ConsoleSettings:
@@ -54,6 +55,7 @@ def read_console_settings(config: Config, telephony: TelephonySettings | None = 
         eval_sets=tuple(config.resolve(p) for p in r.str_list("eval_sets", [str(build_dir / "test.csv")])),
         gate_max_drop_points=r.float("gate_max_drop_points", 1.0, min=0.0, max=100.0),
         replicas=tuple(u.rstrip("/") for u in r.str_list("replicas", [])),
+        holdout_days=r.float("holdout_days", 0.0, min=0.0, max=3650.0),
     )
     r.done(
         known=(
@@ -64,6 +66,7 @@ def read_console_settings(config: Config, telephony: TelephonySettings | None = 
             "eval_sets",
             "gate_max_drop_points",
             "replicas",
+            "holdout_days",
         )
     )
     return settings

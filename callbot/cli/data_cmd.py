@@ -64,12 +64,17 @@ def build_cmd(
 
 
 def _operator_labels(config):  # noqa: ANN001, ANN202 - console is imported lazily
-    """The console's current labels from the call-log database (none when it has no labels table)."""
+    """The console's current labels from the call-log database (none when it has no labels table); those
+    of the last `console.holdout_days` are held out (the console compares models on them)."""
+    import time
+
     from callbot.database import DatabaseError
     from console.labels import labels_for_build
-    from telephony.settings import read_telephony_settings
+    from console.settings import read_console_settings
 
+    settings = read_console_settings(config)
+    before = time.time() - settings.holdout_days * 86400 if settings.holdout_days else None
     try:
-        return labels_for_build(read_telephony_settings(config).sqlalchemy_url)
+        return labels_for_build(settings.database_url, before)
     except DatabaseError as exc:
         raise DataError(f"operator labels: {exc}") from exc

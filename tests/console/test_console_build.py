@@ -61,3 +61,25 @@ def test_relabelled_turns_count_once(services):
     assert [(label["turn_id"], label["intent"], label["user"]) for label in labels] == [
         (3, "store_parking", "admin")
     ]
+
+
+def test_recent_labels_are_held_out_of_the_build_when_asked(company, services):
+    import yaml
+
+    from console.labels import IntentCatalog
+
+    record_label(
+        services.engine,
+        IntentCatalog.from_build(services.settings.build_dir),
+        [3],
+        "store_parking",
+        "pick",
+        "anna",
+    )
+    config = yaml.safe_load(company.read_text(encoding="utf-8"))
+    config["console"] = {"holdout_days": 7}
+    company.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    result = CliRunner().invoke(app, ["--config", str(company), "data", "build", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output[result.output.index("{") :])["operator_labels"] == 0
+    assert "주차 돼요" not in _examples(company)

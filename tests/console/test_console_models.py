@@ -56,7 +56,7 @@ def models(request, services, tmp_path):
 
     settings = services.settings
     services.settings = type(settings)(
-        **{**settings.__dict__, "models_dir": models_dir, "eval_sets": (eval_set,)}
+        **{**settings.__dict__, "models_dir": models_dir, "eval_sets": (eval_set,), "holdout_days": 7.0}
     )
     services.reload = reload
     return models_dir, reloads
@@ -96,9 +96,13 @@ def test_a_failing_gate_blocks_promotion_a_passing_one_promotes_and_rollback_res
     client.cookies.clear()
     csrf = login(client, "admin")
 
+    # A label of today is held out: the comparison reads it as a set of its own.
+    r = client.post("/console/label", data={"turn_id": "3", "intent": "store_parking", "csrf": csrf})
+    assert r.status_code == 200, r.text
     # The strict candidate refuses the eval set: the comparison shows the drop and the gate blocks it.
     _compare(client, csrf, "v-strict")
     page = client.get("/console/models").text
+    assert "operator labels, last 7 days</td><td>1</td>" in page
     assert "v-strict vs v-tiny" in page and "The gate blocks this promotion" in page
     assert "eval.csv: accuracy 100.0% -&gt; " in page
     assert "예약하고 싶어요" in page.split("Answers that flipped")[1]  # flipped to out_of_scope
