@@ -39,6 +39,7 @@ def run(
         return
     import uvicorn
 
+    from callbot.database import safe_url
     from console.app import standalone_app
 
     services = _services(ctx)
@@ -47,7 +48,10 @@ def run(
             "[yellow]No build/examples.csv:[/] run `callbot data build` so labels can name intents."
         )
     bind = port or services.settings.port
-    console.print(f"Console: http://{host}:{bind}/console/ (call log {services.engine.url!r})")
+    console.print(
+        f"Console: http://{host}:{bind}/console/ (call log {safe_url(services.settings.database_url)})",
+        soft_wrap=True,
+    )
     try:
         uvicorn.run(standalone_app(services), host=host, port=bind, log_level="warning", ws="wsproto")
     finally:
