@@ -9,8 +9,9 @@ STAMP  := $(VENV)/.installed
 CONFIG ?= callbot.yml
 # command:Debian package
 APT_PACKAGES := espeak-ng:espeak-ng sox:sox fstcompose:libfst-tools
-# only for `make test`: the cluster tests put HAProxy (deploy/haproxy/haproxy.cfg) in front of replicas
-TEST_APT_PACKAGES := haproxy:haproxy
+# only for `make test`: the cluster tests put HAProxy (deploy/haproxy/haproxy.cfg) in front of replicas;
+# the console's browser tests drive Debian's chromium (Playwright, no browser download) with Korean fonts
+TEST_APT_PACKAGES := haproxy:haproxy chromium:chromium /usr/share/fonts/truetype/nanum/NanumGothic.ttf:fonts-nanum
 
 .PHONY: run test test-slow install system-deps test-deps apt-install data train serve lint format lock clean check-env
 
@@ -46,9 +47,10 @@ system-deps:
 test-deps:
 	@$(MAKE) --no-print-directory apt-install PACKAGES="$(TEST_APT_PACKAGES)"
 
-# Installs the Debian packages of PACKAGES (command:package) whose command is missing (PATH or /usr/sbin).
+# Installs the Debian packages of PACKAGES (command:package) whose command is missing (PATH or /usr/sbin);
+# a "command" that is an absolute path is a file the package installs.
 apt-install:
-	@missing=""; for p in $(PACKAGES); do c=$${p%%:*}; command -v $$c >/dev/null 2>&1 || [ -x /usr/sbin/$$c ] || missing="$$missing $${p#*:}"; done; \
+	@missing=""; for p in $(PACKAGES); do c=$${p%%:*}; command -v $$c >/dev/null 2>&1 || [ -x /usr/sbin/$$c ] || [ -e $$c ] || missing="$$missing $${p#*:}"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \

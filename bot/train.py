@@ -122,8 +122,11 @@ def train(
     only: list[str] | None = None,
     force: bool = False,
     progress: ProgressFn | None = None,
+    activate: bool = True,
 ) -> TrainReport:
-    """Train changed models (or `only` those, or all with `force`) into a new version and switch to it."""
+    """Train changed models (or `only` those, or all with `force`) into a new version and switch to it;
+    with `activate=False` the new version is a candidate: `models/current` stays (the console compares
+    and promotes it)."""
     settings = settings or BotSettings.from_config(config)
     say = progress or (lambda name, msg: logger.info("bot.train %s %s", name, msg))
     projects = discover_projects(settings.build_dir)
@@ -152,8 +155,11 @@ def train(
             _write_version_manifest(tmp, version, results, thresholds, settings, calibration_key)
             final = models_dir / version
             os.replace(tmp, final)
-            store.switch_current(models_dir, version)
-            say("all", f"version {version} is now current")
+            if activate:
+                store.switch_current(models_dir, version)
+                say("all", f"version {version} is now current")
+            else:
+                say("all", f"candidate version {version} is ready; current stays {previous.get('version')}")
             report = TrainReport(version, final, results, thresholds.to_manifest(), True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

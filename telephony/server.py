@@ -19,8 +19,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import uvicorn
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from twilio.http import HttpClient
 
@@ -53,6 +55,7 @@ class Secrets:
     auth_token: str | None = None
     admin_token: str | None = None
     redis_password: str | None = None  # CALLBOT_REDIS_PASSWORD, for a state.redis_url without one
+    console_secret: str | None = None  # CALLBOT_CONSOLE_SECRET: signs console sessions (else kept in the db)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | os._Environ[str]) -> Secrets:
@@ -61,6 +64,7 @@ class Secrets:
             env.get("TWILIO_AUTH_TOKEN"),
             env.get("CALLBOT_ADMIN_TOKEN"),
             env.get("CALLBOT_REDIS_PASSWORD"),
+            env.get("CALLBOT_CONSOLE_SECRET"),
         )
 
 
@@ -73,6 +77,7 @@ async def build_services(
     recognizer: RecognizerLike | None = None,
     http_client: HttpClient | None = None,
     insecure_dev: bool = False,
+    console: bool = True,
 ) -> CallServices:
     """Everything the server shares between calls; the real Bot and SpeechRecognizer by default."""
     settings = settings or read_telephony_settings(config)
@@ -127,6 +132,8 @@ async def build_services(
         insecure_dev=insecure_dev,
         closers=closers,
     )
+    if console:
+        services.console_app = _console_app(config, secrets, services)
     metrics.bind(
         lambda: len(services.live_calls),
         lambda: services.calllog.pending_writes,
@@ -139,6 +146,32 @@ async def build_services(
 
     link.on_recovered(resync)
     return services
+
+
+def _console_app(config: Config, secrets: Secrets, services: CallServices) -> Any:
+    """The operator console over the same call-log database, or None (logged) when it cannot open. A
+    promotion reloads this process's bot, unless console.replicas lists the replicas to reload in turn."""
+    from callbot.database import DatabaseError
+    from console import ConsoleError
+    from console.app import ConsoleServices, create_console_app
+    from console.settings import read_console_settings
+
+    try:
+        console = ConsoleServices.open(
+            read_console_settings(config, services.settings), secrets.console_secret, secrets.admin_token
+        )
+    except (ConsoleError, DatabaseError, SQLAlchemyError) as exc:
+        logger.error("telephony.server.console_unavailable error=%s", exc)
+        return None
+    services.closers.append(console.close)
+    if not console.settings.replicas:
+
+        async def reload_here() -> list[dict[str, Any]]:
+            version = await reload_models(services)
+            return [{"replica": services.replica, "version": version}]
+
+        console.reload = reload_here
+    return create_console_app(console)
 
 
 async def _token_secret(secrets: Secrets, calls: CallStates) -> bytes:

@@ -75,3 +75,4 @@ class CallServices:
     draining: bool = False  # SIGTERM: /readyz fails, new streams are handed to other replicas
     # Close functions of what build_services created (a bot passed in by the caller stays open).
     closers: list[Callable[[], None]] = field(default_factory=list)
+    console_app: Any = None  # the operator console's ASGI app, mounted at /console (console.app)

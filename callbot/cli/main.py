@@ -56,6 +56,9 @@ def _register() -> None:
     from callbot.cli import test_cmd
 
     app.add_typer(test_cmd.app, name="test")
+    from callbot.cli import console_cmd
+
+    app.add_typer(console_cmd.app, name="console")
 
 
 _register()
