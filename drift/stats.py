@@ -158,3 +158,34 @@ def bootstrap_quantile(
     draws = rng.multinomial(n, shares / shares.sum(), size=rounds)
     values = np.array([statistic(d) for d in draws])
     return float(np.quantile(values, quantile))
+
+
+def bbse_psi_quantiles(
+    c: np.ndarray,
+    expected: np.ndarray,
+    n: int,
+    quantiles: tuple[float, ...],
+    rounds: int = 200,
+    seed: int = 0,
+) -> list[float]:
+    """`bootstrap_quantile` of PSI(reference mix, BBSE estimate) for windows of `n` turns whose predicted
+    labels are drawn from `expected`, vectorised (one pseudo-inverse for all rounds)."""
+    c = np.asarray(c, dtype=float)
+    expected = np.asarray(expected, dtype=float)
+    if n <= 0 or expected.sum() <= 0:
+        return [0.0 for _ in quantiles]
+    rng = np.random.default_rng(seed)
+    mu = rng.multinomial(n, expected / expected.sum(), size=rounds) / n  # rounds x k
+    p = c.sum(axis=0)
+    keep = p > 0
+    w = np.zeros((rounds, len(p)))
+    w[:, keep] = (np.linalg.pinv(c[:, keep]) @ mu.T).T
+    q = np.clip(w, 0.0, None) * p
+    sums = q.sum(axis=1, keepdims=True)
+    q = np.where(sums > 0, q / np.where(sums > 0, sums, 1.0), p)
+    e = np.clip(p, EPS, None)
+    e = e / e.sum()
+    a = np.clip(q, EPS, None)
+    a = a / a.sum(axis=1, keepdims=True)
+    values = np.sum((a - e) * np.log(a / e), axis=1)
+    return [float(np.quantile(values, x)) for x in quantiles]

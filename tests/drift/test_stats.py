@@ -118,3 +118,19 @@ def test_bootstrap_quantile_shrinks_with_the_window_size() -> None:
     assert large < small
     assert large < 0.01  # sampling alone moves a 10,000-turn window very little
     assert bootstrap_quantile(stat, shares, 100, 0.99) == small  # seeded
+
+
+def test_the_vectorised_psi_quantiles_match_the_generic_bootstrap() -> None:
+    from drift.stats import bbse_psi_quantiles
+
+    rng = np.random.default_rng(5)
+    true, pred = _confused_sample(np.array([0.3, 0.3, 0.2, 0.2]), CONFUSION, 5000, rng)
+    c = joint_confusion(true, pred, 4)
+    p = c.sum(axis=0)
+
+    def stat(counts: np.ndarray) -> float:
+        return psi(p, bbse(c, counts).q)
+
+    generic = bootstrap_quantile(stat, c.sum(axis=1), 300, 0.99, seed=2)
+    fast = bbse_psi_quantiles(c, c.sum(axis=1), 300, (0.99,), seed=2)[0]
+    assert fast == pytest.approx(generic, rel=1e-6)
