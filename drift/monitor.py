@@ -13,7 +13,8 @@ else by the week. Each window gets one `Finding` per signal:
 Thresholds: until a scope has `min_history` stable windows, the test split is the baseline (PSI limits
 are the larger of the defaults and the statistic's bootstrapped quantile on windows drawn from the test
 split); after that the pooled stable windows before the one judged are the baseline and the PSI limits
-are bootstrapped from them alone. A window with an alert is not stable: it joins no later baseline.
+are bootstrapped from them alone. The first `min_history` windows are the burn-in and join the baseline
+whatever their verdict; after that a window with an alert is not stable and joins no later baseline.
 """
 
 from __future__ import annotations
@@ -101,7 +102,10 @@ def judge(
         for start, length, c in windows_of(days, first, last, weekly):
             found = judge_window(scope, start, length, c, ref, baseline, settings)
             findings.extend(found)
-            if c.n >= settings.min_window_turns and not any(f.level == "alert" for f in found):
+            # the first windows (judged against the test split) are the burn-in: they become the history
+            # whatever their verdict; later, a window with an alert stays out of the baseline
+            burn_in = baseline.windows < settings.min_history
+            if c.n >= settings.min_window_turns and (burn_in or not any(f.level == "alert" for f in found)):
                 baseline.windows += 1
                 baseline.counts.add(c)
     return findings
@@ -169,8 +173,10 @@ def _intent_mix(
                    n=n, basis=basis, p=pval, detail=detail)  # fmt: skip
 
 
-def _chart(common: dict, signal: str, k: int, n: int, center: float, basis: str, s: DriftSettings) -> Finding:
-    chart = p_chart(k, n, center, s.sigmas)
+def _chart(
+    common: dict, signal: str, k: int, n: int, center: float, baseline_n: int, basis: str, s: DriftSettings
+) -> Finding:
+    chart = p_chart(k, n, center, s.sigmas, baseline_n)
     z = chart.z
     level = "alert" if chart.above else "warn" if z > s.sigmas - 1 else "ok"
     return Finding(**common, signal=signal, level=level, value=round(chart.share, 4),
@@ -182,19 +188,18 @@ def _out_of_scope(
     common: dict, c: Counts, ref: Scope, base: Baseline, history: bool, s: DriftSettings
 ) -> Finding:
     if history:
-        center, basis = base.counts.oos / max(base.counts.n, 1), "history"
+        center, size, basis = base.counts.oos / max(base.counts.n, 1), base.counts.n, "history"
     else:
-        center, basis = ref.oos_share, "reference"
-    return _chart(common, "out_of_scope", c.oos, c.n, center, basis, s)
+        center, size, basis = ref.oos_share, ref.n, "reference"
+    return _chart(common, "out_of_scope", c.oos, c.n, center, size, basis, s)
 
 
 def _declined(common: dict, c: Counts, base: Baseline, history: bool, s: DriftSettings) -> Finding:
     if not history or base.counts.asked == 0 or c.asked < 10:
         return Finding(**common, signal="declined", level="none", value=c.declined / max(c.asked, 1),
                        limit=None, n=c.asked, basis="-")  # fmt: skip
-    return _chart(
-        common, "declined", c.declined, c.asked, base.counts.declined / base.counts.asked, "history", s
-    )
+    b = base.counts
+    return _chart(common, "declined", c.declined, c.asked, b.declined / b.asked, b.asked, "history", s)
 
 
 def _confidence(
@@ -244,7 +249,7 @@ def _recognition(common: dict, c: Counts, base: Baseline, history: bool, s: Drif
         ("fallback", c.fallback, c.second, b.fallback, b.second),
     ):
         if n >= s.min_window_turns and bn:
-            chart = p_chart(k, n, bk / bn, s.sigmas)
+            chart = p_chart(k, n, bk / bn, s.sigmas, bn)
             detail[f"{name}_limit"] = round(chart.upper, 4)
             levels.append("alert" if chart.above else "ok")
     level = max(levels, key=LEVELS.index) if levels else "none"

@@ -37,7 +37,7 @@ class Scope:
     labels: list[str]
     joint: np.ndarray  # C[predicted, true], shares of the scope's items
     n: int
-    oos_share: float
+    oos_share: float  # (k + 0.5) / (n + 1)
     confidences: np.ndarray  # top-1 confidences of the scope's items
 
     @property
@@ -88,7 +88,9 @@ class Reference:
             self.labels,
             joint,
             int(mask.sum()),
-            float((self.predicted[mask] == oos).mean()),
+            # the share with half a turn added: a test split with no refusal in a domain does not make
+            # every live refusal there an alert
+            float(((self.predicted[mask] == oos).sum() + 0.5) / (mask.sum() + 1)),
             self.confidence[mask],
         )
 
@@ -166,6 +168,15 @@ async def build(models: Any, held_out: Path, version: str) -> Reference:
         (p.gold, p.predicted, p.result.decision.domain, float(p.result.decision.confidence)) for p in preds
     ]
     return from_rows(version, rows, str(held_out))
+
+
+async def from_bot(bot: Any, held_out: Path) -> Reference:
+    """The reference of a loaded `bot.runtime.Bot`'s current version (parsed on its Rasa thread)."""
+    from bot.nlu.parser import NluModels
+
+    loaded = bot.loaded
+    models = NluModels(loaded.router, loaded.agents, loaded.thresholds)
+    return await loaded.rasa.run(build(models, held_out, loaded.version))
 
 
 def for_version(version_dir: Path, held_out: Path | None) -> Reference:

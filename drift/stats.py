@@ -84,9 +84,10 @@ def chi_square(counts: np.ndarray, expected_shares: np.ndarray) -> tuple[float, 
 class PChart:
     share: float
     center: float
-    upper: float  # center + sigmas * sqrt(center (1 - center) / n)
+    upper: float  # center + sigmas * sd
     lower: float
     n: int
+    sd: float
 
     @property
     def above(self) -> bool:
@@ -94,15 +95,18 @@ class PChart:
 
     @property
     def z(self) -> float:
-        sd = np.sqrt(max(self.center * (1 - self.center), 1e-12) / max(self.n, 1))
-        return float((self.share - self.center) / sd)
+        return float((self.share - self.center) / max(self.sd, 1e-9))
 
 
-def p_chart(k: int, n: int, center: float, sigmas: float = 3.0) -> PChart:
-    """A window's share k/n against the reference share `center` with `sigmas` limits."""
-    sd = np.sqrt(max(center * (1 - center), 0.0) / n) if n else 0.0
+def p_chart(k: int, n: int, center: float, sigmas: float = 3.0, baseline_n: int | None = None) -> PChart:
+    """A window's share k/n against the reference share `center` with `sigmas` limits.
+
+    With `baseline_n` (the size of the sample the center was measured on) the limits also carry the
+    center's own sampling error: sd = sqrt(c (1 - c) (1/n + 1/baseline_n))."""
+    var = max(center * (1 - center), 0.0)
+    sd = float(np.sqrt(var * (1 / n + (1 / baseline_n if baseline_n else 0.0)))) if n else 0.0
     share = k / n if n else 0.0
-    return PChart(share, center, min(1.0, center + sigmas * sd), max(0.0, center - sigmas * sd), n)
+    return PChart(share, center, min(1.0, center + sigmas * sd), max(0.0, center - sigmas * sd), n, sd)
 
 
 def ks_binned(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:

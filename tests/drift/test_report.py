@@ -56,8 +56,9 @@ def write_days(engine: sa.engine.Engine, days: int, per_day: int, shift=None, se
             rows.append({"call_sid": f"CA{d:03d}{i:05d}", "turn": 1, "kind": "speech", "at": at,
                          "caller_text": text, "vosk_text": text, "second_text": text,
                          "second_outcome": "used", **row})  # fmt: skip
+    keys = {k for r in rows for k in r}  # an insert of many rows takes the columns of the first
     with engine.begin() as db:
-        db.execute(turns_table.insert(), rows)
+        db.execute(turns_table.insert(), [{k: r.get(k) for k in keys} for r in rows])
 
 
 @pytest.fixture
@@ -177,3 +178,18 @@ def test_settings_name_every_bad_key(tmp_path: Path) -> None:
         DriftSettings.from_config(config)
     message = str(err.value)
     assert "drift.psi_alert" in message and "drift.quantile" in message and "drift.nope" in message
+
+
+def test_declined_confirmations_alert_against_the_history(engine: sa.engine.Engine) -> None:
+    def asked(day: int, rng: random.Random) -> dict | None:
+        if rng.random() < 0.1:  # a confirmation question; callers say no to 20%, from day 25 to 60%
+            no = rng.random() < (0.6 if day >= 25 else 0.2)
+            return {"intent": "menu_discount", "router_domain": "menu", "outcome": "confirm_asked",
+                    "intent_confidence": rng.uniform(0.3, 0.5), "confirm": "no" if no else "yes"}  # fmt: skip
+        return None
+
+    write_days(engine, 30, 400, asked)
+    report = make_report(engine, reference(), SETTINGS, 30, now=NOW, known_words=frozenset(), tagger=tagger)
+    declined = [f for f in report.alerts if f.signal == "declined"]
+    assert declined and min(f.day for f in declined) == int(NOW // DAY) - 4
+    assert {f.basis for f in declined} == {"history"}
