@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -132,6 +133,7 @@ async def build_services(
         lambda: services.calllog.pending_writes,
         lambda: str(getattr(services.bot, "version", "")),
     )
+    services.drift = _drift_monitor(config, settings, services)
     loop = asyncio.get_running_loop()
 
     def resync() -> None:  # on the probe thread: Redis answers again; live calls store their state
@@ -139,6 +141,27 @@ async def build_services(
 
     link.on_recovered(resync)
     return services
+
+
+def _drift_monitor(config: Config, settings: TelephonySettings, services: CallServices) -> Any:
+    """The periodic drift judgement (gauges on /metrics, alert log line, webhook), or None when off."""
+    from bot.config import BotSettings
+    from bot.nlu.decision import is_rejection_class
+    from drift.settings import DriftSettings
+    from drift.watch import DriftGauges, DriftMonitor
+
+    drift = DriftSettings.from_config(config)
+    if not drift.enabled:
+        return None
+    names = BotSettings.from_config(config).out_of_scope_intents
+    return DriftMonitor(
+        drift,
+        services.calllog.engine,
+        settings.models_dir,
+        lambda: str(getattr(services.bot, "version", "")),
+        DriftGauges(services.metrics.registry),
+        is_oos=lambda intent: is_rejection_class(intent, names),
+    )
 
 
 async def _token_secret(secrets: Secrets, calls: CallStates) -> bytes:
@@ -188,11 +211,14 @@ def make_app(services: CallServices) -> Starlette:
         watcher = None
         if services.settings.reload_watch_seconds > 0:
             watcher = asyncio.ensure_future(watch_models(services))
+        drift = asyncio.ensure_future(services.drift.run()) if services.drift is not None else None
         try:
             yield
         finally:
             if watcher is not None:
                 watcher.cancel()
+            if drift is not None:
+                drift.cancel()
             services.stt_executor.shutdown(wait=False, cancel_futures=True)
             services.calllog.close()
             for closer in services.closers:
