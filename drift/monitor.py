@@ -66,6 +66,7 @@ class Baseline:
 
     windows: int = 0
     counts: Counts = field(default_factory=Counts)
+    cer_means: list[float] = field(default_factory=list)  # each stable window's mean CER
 
 
 def windows_of(days: dict[int, Counts], first: int, last: int, weekly: bool) -> list[tuple[int, int, Counts]]:
@@ -87,7 +88,6 @@ def judge(
     first: int,
     last: int,
     settings: DriftSettings,
-    is_oos=lambda intent: False,  # noqa: ANN001
 ) -> list[Finding]:
     """Findings for every scope, window and signal between local days `first` and `last`."""
     scopes = sorted({s for s, _ in counts} | {ALL}, key=lambda s: (s != ALL, s))
@@ -108,6 +108,8 @@ def judge(
             if c.n >= settings.min_window_turns and (burn_in or not any(f.level == "alert" for f in found)):
                 baseline.windows += 1
                 baseline.counts.add(c)
+                if c.cers:
+                    baseline.cer_means.append(float(np.mean(c.cers)))
     return findings
 
 
@@ -239,7 +241,9 @@ def _recognition(common: dict, c: Counts, base: Baseline, history: bool, s: Drif
     if c.cers and b.cers:
         sd = float(np.std(b.cers)) or 1e-6
         base_mean = float(np.mean(b.cers))
-        z = (mean_cer - base_mean) / (sd / math.sqrt(len(c.cers)))
+        # the larger of the sampling error and the day-to-day spread of the stable windows' means
+        spread = float(np.std(base.cer_means, ddof=1)) if len(base.cer_means) >= 3 else 0.0
+        z = (mean_cer - base_mean) / max(sd / math.sqrt(len(c.cers)), spread)
         rise = mean_cer - base_mean
         detail.update(cer_baseline=round(base_mean, 4), cer_z=round(z, 2))
         levels.append("alert" if z > s.sigmas and rise >= s.cer_rise else

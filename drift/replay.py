@@ -33,6 +33,7 @@ SHIFTS = ("stable", "boost", "unknown", "recognition")
 DAY = 86400.0
 BASE_NOISE = 0.5  # the learned error rates scaled: the final text on an ordinary day ...
 VOSK_NOISE = 1.5  # ... and Vosk's text, which the second pass usually beats
+VARIANTS = 5  # misheard versions of a sentence at one noise strength
 
 
 @dataclass(frozen=True)
@@ -155,7 +156,14 @@ async def replay(
         return readings[text]
 
     def heard(text: str, strength: float, rng: random.Random) -> str:
-        return noisy(text, errors, rng, strength) if errors is not None and strength > 0 else text
+        """One of `VARIANTS` misheard versions of the text at this strength (a bounded set of texts to
+        read, like callers who say the same words and a recognizer that mishears them alike)."""
+        if errors is None or strength <= 0:
+            return text
+        variant = rng.randrange(VARIANTS)
+        return noisy(
+            text, errors, random.Random(zlib.crc32(f"{text}:{strength}:{variant}".encode())), strength
+        )
 
     for day in range(plan.days):
         rng = random.Random(zlib.crc32(f"{plan.seed}:{plan.shift}:{day}".encode()))
@@ -165,9 +173,9 @@ async def replay(
             at = day_start + 9 * 3600 + rng.random() * 12 * 3600
             sid = f"CArp{plan.seed:02d}{day:04d}{i:06d}"
             final = heard(sentence.text, strength, rng)
-            vosk = (
-                heard(sentence.text, strength * VOSK_NOISE / BASE_NOISE, rng) if errors is not None else final
-            )
+            vosk = final  # Vosk's text is only logged (nothing reads it): misheard afresh each turn
+            if errors is not None:
+                vosk = noisy(sentence.text, errors, rng, strength * VOSK_NOISE / BASE_NOISE)
             reading = await read(final)
             calls.append({"call_sid": sid, "started_at": at, "ended_at": at + 30, "status": "completed",
                           "caller": "", "callee": "", "account_sid": "", "end_reason": "replay",

@@ -193,3 +193,22 @@ def test_declined_confirmations_alert_against_the_history(engine: sa.engine.Engi
     declined = [f for f in report.alerts if f.signal == "declined"]
     assert declined and min(f.day for f in declined) == int(NOW // DAY) - 4
     assert {f.basis for f in declined} == {"history"}
+
+
+def test_recognizer_disagreement_is_judged_against_the_day_to_day_spread() -> None:
+    from collections import Counter
+
+    from drift.aggregate import Counts
+    from drift.monitor import judge
+
+    rng = np.random.default_rng(4)
+
+    def day(mean: float) -> Counts:
+        cers = list(np.clip(rng.normal(mean, 0.2, 200), 0, 1))
+        return Counts(labels=Counter({"menu_price": 400}), speech=400, second=400, cers=cers)
+
+    means = [0.30, 0.40] * 5 + [0.43, 0.62]  # days vary by 0.1; then a day in range, then one far out
+    counts = {("all", d): day(m) for d, m in enumerate(means)}
+    found = [f for f in judge(reference(), counts, 0, len(means) - 1, SETTINGS) if f.signal == "recognition"]
+    levels = {f.day: f.level for f in found}
+    assert levels[10] != "alert" and levels[11] == "alert"
