@@ -75,3 +75,15 @@ def test_a_missing_reference_and_split_is_a_clear_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["--config", str(config), "drift", "report"])
     assert result.exit_code == 1
     assert "no drift reference" in result.output and "test.csv" in result.output
+
+
+def test_replay_names_a_bad_sentence_file_before_loading_the_bot(tmp_path: Path) -> None:
+    config = _setup(tmp_path)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("text,intent\n할인 되나요,\n", encoding="utf-8")
+    runner = CliRunner()
+    result = runner.invoke(app, ["--config", str(config), "drift", "replay", "--sentences", str(bad)])
+    assert result.exit_code == 1 and f"{bad}:2: empty text or intent" in result.output
+    result = runner.invoke(app, ["--config", str(config), "drift", "replay", "--shift", "boost",
+                                 "--from-day", "30", "--days", "7"])  # fmt: skip
+    assert result.exit_code == 1 and "shift day 30 is outside 0..7" in result.output
