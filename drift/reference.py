@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 FILE_NAME = "drift_reference.json"
 OOS = "out_of_scope"
 ALL = "all"  # the scope of every turn, whatever its domain
+OTHER = "(other)"  # a scope's labels with too few held-out texts (see `Reference.scope`), pooled
+MIN_ITEMS = 10
 FORMAT = 1
 
 
@@ -34,7 +36,7 @@ FORMAT = 1
 class Scope:
     """The reference statistics of one scope (a routed domain or `all`)."""
 
-    labels: list[str]
+    labels: list[str]  # the scope's labels with MIN_ITEMS texts or more, then OTHER
     joint: np.ndarray  # C[predicted, true], shares of the scope's items
     n: int
     oos_share: float  # (k + 0.5) / (n + 1)
@@ -49,11 +51,11 @@ class Scope:
         return self.joint.sum(axis=0)
 
     def index(self, label: str) -> int:
-        """The label's index; labels the reference does not know count as out of scope."""
+        """The label's index; labels the scope's reference has (almost) never seen count as OTHER."""
         try:
             return self.labels.index(label)
         except ValueError:
-            return self.labels.index(OOS)
+            return len(self.labels) - 1
 
     def confidence_histogram(self, bins: int) -> np.ndarray:
         return histogram(self.confidences, bins)
@@ -81,11 +83,20 @@ class Reference:
         mask = np.ones(len(self.true), bool) if name == ALL else np.array([d == name for d in self.domains])
         if not mask.any():
             mask = np.ones(len(self.true), bool)
-        k = len(self.labels)
-        joint = joint_confusion(self.true[mask], self.predicted[mask], k)
         oos = self.labels.index(OOS)
+        # BBSE cannot weigh a label it saw a few times (its weight swings with every live turn): labels
+        # with fewer true texts in the scope than MIN_ITEMS (3 to 10: 2% of the scope's texts) are
+        # pooled as OTHER, as true and as predicted
+        true, predicted = self.true[mask], self.predicted[mask]
+        counts = np.bincount(true, minlength=len(self.labels))
+        least = max(3, min(MIN_ITEMS, round(0.02 * len(true))))  # a tiny test split keeps what it has
+        kept = [i for i in range(len(self.labels)) if counts[i] >= least or i == oos]
+        labels = [self.labels[i] for i in kept] + [OTHER]
+        at = np.full(len(self.labels), len(kept))
+        at[kept] = np.arange(len(kept))
+        joint = joint_confusion(at[true], at[predicted], len(labels))
         return Scope(
-            self.labels,
+            labels,
             joint,
             int(mask.sum()),
             # the share with half a turn added: a test split with no refusal in a domain does not make

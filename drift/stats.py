@@ -2,7 +2,8 @@
 
 - `bbse`: black-box shift estimation (Lipton et al. 2018). From the test split's joint confusion matrix
   C[i, j] = P(predicted i, true j) and the live predicted shares mu, w = C^-1 mu are the importance
-  weights q(y)/p(y); clipped at 0 and renormalised they give the live intent mix q = w * p.
+  weights q(y)/p(y); kept non-negative (NNLS when the plain solution has a negative weight) and
+  renormalised they give the live intent mix q = w * p.
 - `psi`, `chi_square`: how far a mix moved, and whether the live predicted counts could come from the
   reference's predicted distribution.
 - `p_chart`: a share against its reference with 3-sigma limits for the window's size.
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats as sps
+from scipy.optimize import nnls
 
 EPS = 1e-4  # shares are floored at this before logs (PSI): an empty bin is not infinitely far
 
@@ -47,9 +49,11 @@ def bbse(c: np.ndarray, mu: np.ndarray) -> Bbse:
     keep = p > 0  # labels never true in the reference cannot be weighted
     w = np.zeros_like(p)
     sub = c[:, keep]
-    w[keep] = np.linalg.lstsq(sub, mu, rcond=None)[0]
-    clipped = bool((w < 0).any())
-    w = np.clip(w, 0.0, None)
+    free = np.linalg.lstsq(sub, mu, rcond=None)[0]
+    clipped = bool((free < 0).any())
+    # non-negative least squares rather than solve-then-clip: with a small or ill-conditioned C (a
+    # domain's few held-out texts) the unconstrained solution swings wildly and clipping keeps the swing
+    w[keep] = nnls(sub, mu)[0] if clipped else free
     q = w * p
     total = q.sum()
     q = q / total if total > 0 else p.copy()
@@ -183,7 +187,10 @@ def bbse_psi_quantiles(
     p = c.sum(axis=0)
     keep = p > 0
     w = np.zeros((rounds, len(p)))
-    w[:, keep] = (np.linalg.pinv(c[:, keep]) @ mu.T).T
+    sub = c[:, keep]
+    w[:, keep] = (np.linalg.pinv(sub) @ mu.T).T
+    for r in np.flatnonzero((w[:, keep] < 0).any(axis=1)):  # as `bbse`: NNLS where a weight < 0
+        w[r, keep] = nnls(sub, mu[r])[0]
     q = np.clip(w, 0.0, None) * p
     sums = q.sum(axis=1, keepdims=True)
     q = np.where(sums > 0, q / np.where(sums > 0, sums, 1.0), p)

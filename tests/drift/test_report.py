@@ -212,3 +212,21 @@ def test_recognizer_disagreement_is_judged_against_the_day_to_day_spread() -> No
     found = [f for f in judge(reference(), counts, 0, len(means) - 1, SETTINGS) if f.signal == "recognition"]
     levels = {f.day: f.level for f in found}
     assert levels[10] != "alert" and levels[11] == "alert"
+
+
+def test_a_domains_rare_labels_are_pooled_so_bbse_stays_sane() -> None:
+    from drift.reference import OTHER
+    from drift.stats import bbse
+
+    rows = [("menu_price", "menu_price", "menu", 0.9)] * 60 + [
+        ("menu_discount", "menu_discount", "menu", 0.9)
+    ] * 60
+    rows += [("store_parking", "menu_price", "menu", 0.5)]  # one parking question the router sent to menu
+    ref = from_rows("v", rows + [(OOS, OOS, "common", 0.3)] * 20)
+    scope = ref.scope("menu")
+    assert "store_parking" not in scope.labels and scope.labels[-1] == OTHER
+    live = np.zeros(len(scope.labels))
+    live[scope.index("menu_price")], live[scope.index("menu_discount")] = 40, 80  # discount x2
+    q = bbse(scope.joint, live).q
+    assert q[scope.index("menu_discount")] == pytest.approx(2 / 3, abs=0.02)
+    assert scope.index("store_parking") == scope.index("never_seen") == len(scope.labels) - 1
