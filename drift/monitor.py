@@ -10,10 +10,10 @@ else by the week. Each window gets one `Finding` per signal:
 - `confidence`: top-1 confidence histogram against the reference's (two-sample KS).
 - `recognition`: Vosk/Whisper CER rise, empty turns and second-pass fallbacks (needs history).
 
-Thresholds: until a scope has `min_history` stable windows, the test split is the baseline (PSI limits
+Thresholds: until a scope has `min_history` days of stable windows, the test split is the baseline (PSI limits
 are the larger of the defaults and the statistic's bootstrapped quantile on windows drawn from the test
 split); after that the pooled stable windows before the one judged are the baseline and the PSI limits
-are bootstrapped from them alone. The first `min_history` windows are the burn-in and join the baseline
+are bootstrapped from them alone. The first `min_history` days of windows are the burn-in and join the baseline
 whatever their verdict; after that a window with an alert is not stable and joins no later baseline.
 """
 
@@ -65,6 +65,7 @@ class Baseline:
     """The pooled counts of a scope's stable windows so far."""
 
     windows: int = 0
+    days: int = 0  # the days those windows cover (a weekly window counts 7)
     counts: Counts = field(default_factory=Counts)
     cer_means: list[float] = field(default_factory=list)  # each stable window's mean CER
 
@@ -104,9 +105,10 @@ def judge(
             findings.extend(found)
             # the first windows (judged against the test split) are the burn-in: they become the history
             # whatever their verdict; later, a window with an alert stays out of the baseline
-            burn_in = baseline.windows < settings.min_history
+            burn_in = baseline.days < settings.min_history
             if c.n >= settings.min_window_turns and (burn_in or not any(f.level == "alert" for f in found)):
                 baseline.windows += 1
+                baseline.days += length
                 baseline.counts.add(c)
                 if c.cers:
                     baseline.cer_means.append(float(np.mean(c.cers)))
@@ -116,7 +118,7 @@ def judge(
 def judge_window(
     scope: str, start: int, length: int, c: Counts, ref: Scope, base: Baseline, s: DriftSettings
 ) -> list[Finding]:
-    history = base.windows >= s.min_history
+    history = base.days >= s.min_history
     common = {"scope": scope, "day": start, "days": length}
     if c.n < s.min_window_turns:
         out = [

@@ -43,7 +43,7 @@ class DriftSettings:
     sigmas: float = 3.0  # p-chart limits (out-of-scope share, declined confirmations, recognition)
     quantile: float = 0.99  # bootstrapped thresholds: this quantile of the statistic on stable windows
     bootstrap_rounds: int = 200
-    min_history: int = 14  # stable windows before the history replaces the test split and the defaults
+    min_history: int = 14  # days of stable windows before the history replaces the test split and defaults
     confidence_bins: int = 20
     cer_sample: int = 200  # turns per window and scope whose Vosk/Whisper CER is computed
     cer_rise: float = 0.05  # recognizer disagreement alerts when its mean CER rises this much (and 3 sigma)
