@@ -254,12 +254,27 @@ def _thresholds(tmp: Path, results: list[ModelResult], settings: BotSettings, sa
 
     say("all", f"calibrating thresholds on {held_out}")
     paths = {r.name: tmp / f"{r.name}.tar.gz" for r in results}
+    readings: list[tuple[str, str, str | None, float]] = []
     thresholds = asyncio.run(
-        calibrate_on_file(paths, held_out, base, settings.min_in_scope_recall, settings.out_of_scope_share)
+        calibrate_on_file(
+            paths, held_out, base, settings.min_in_scope_recall, settings.out_of_scope_share, readings
+        )
     )
+    _write_drift_reference(tmp, readings, held_out, say)
     domains = ", ".join(f"{k} {v}" for k, v in thresholds.domains.items())
     say("all", f"thresholds: router {thresholds.router}, domains {domains or thresholds.domain_default}")
     return thresholds
+
+
+def _write_drift_reference(
+    tmp: Path, readings: list[tuple[str, str, str | None, float]], held_out: Path, say: ProgressFn
+) -> None:
+    """The test split as the new models read it: what `callbot drift report` compares live turns with."""
+    from drift.reference import FILE_NAME, from_rows
+
+    version = tmp.name.removeprefix(TMP_PREFIX)
+    from_rows(version, readings, str(held_out)).save(tmp / FILE_NAME)
+    say("all", f"drift reference: {len(readings)} held-out texts")
 
 
 def _write_vocabulary(config: Config, tmp: Path, settings: BotSettings, say: ProgressFn) -> None:

@@ -139,6 +139,7 @@ async def build_services(
         lambda: services.calllog.pending_writes,
         lambda: str(getattr(services.bot, "version", "")),
     )
+    services.drift = _drift_monitor(config, settings, services)
     loop = asyncio.get_running_loop()
 
     def resync() -> None:  # on the probe thread: Redis answers again; live calls store their state
@@ -172,6 +173,27 @@ def _console_app(config: Config, secrets: Secrets, services: CallServices) -> An
 
         console.reload = reload_here
     return create_console_app(console)
+
+
+def _drift_monitor(config: Config, settings: TelephonySettings, services: CallServices) -> Any:
+    """The periodic drift judgement (gauges on /metrics, alert log line, webhook), or None when off."""
+    from bot.config import BotSettings
+    from bot.nlu.decision import is_rejection_class
+    from drift.settings import DriftSettings
+    from drift.watch import DriftGauges, DriftMonitor
+
+    drift = DriftSettings.from_config(config)
+    if not drift.enabled:
+        return None
+    names = BotSettings.from_config(config).out_of_scope_intents
+    return DriftMonitor(
+        drift,
+        services.calllog.engine,
+        settings.models_dir,
+        lambda: str(getattr(services.bot, "version", "")),
+        DriftGauges(services.metrics.registry),
+        is_oos=lambda intent: is_rejection_class(intent, names),
+    )
 
 
 async def _token_secret(secrets: Secrets, calls: CallStates) -> bytes:
@@ -221,11 +243,14 @@ def make_app(services: CallServices) -> Starlette:
         watcher = None
         if services.settings.reload_watch_seconds > 0:
             watcher = asyncio.ensure_future(watch_models(services))
+        drift = asyncio.ensure_future(services.drift.run()) if services.drift is not None else None
         try:
             yield
         finally:
             if watcher is not None:
                 watcher.cancel()
+            if drift is not None:
+                drift.cancel()
             services.stt_executor.shutdown(wait=False, cancel_futures=True)
             services.calllog.close()
             for closer in services.closers:

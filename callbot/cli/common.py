@@ -56,7 +56,7 @@ def print_json(data: Any) -> None:
     typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
 
-OWN_PACKAGES = ("callbot", "bot", "stt", "telephony", "data")
+OWN_PACKAGES = ("callbot", "bot", "stt", "telephony", "data", "drift")
 
 
 def quiet_own_logs(ctx: typer.Context | None = None) -> None:

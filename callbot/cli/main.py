@@ -53,6 +53,9 @@ def _register() -> None:
     from callbot.cli import replicas_cmd
 
     app.add_typer(replicas_cmd.app, name="replicas")
+    from callbot.cli import drift_cmd
+
+    app.add_typer(drift_cmd.app, name="drift")
     from callbot.cli import test_cmd
 
     app.add_typer(test_cmd.app, name="test")
