@@ -28,6 +28,7 @@ from starlette.staticfiles import StaticFiles
 
 from console import ConsoleError
 from console.auth import ROLES, SessionSigner, User, add_user, authenticate, get_user, list_users
+from console.drift_page import DriftCache, default_builder, drift_routes
 from console.inbox import (
     OUTCOMES,
     RiskRules,
@@ -65,6 +66,7 @@ class ConsoleServices:
     # console.replicas are listed. Default: a rolling reload of console.replicas (telephony.rollout).
     reload: Reload | None = None
     admin_token: str | None = None  # CALLBOT_ADMIN_TOKEN: the replicas' /admin/reload
+    drift: DriftCache | None = None  # the drift page's report, kept a few minutes (default: models/current)
     _catalog: IntentCatalog | None = None
     _catalog_mtime: float = -1.0
 
@@ -77,6 +79,10 @@ class ConsoleServices:
         signer = SessionSigner(cookie_secret(engine, secret), settings.session_hours * 3600)
         rules = RiskRules(low_confidence=settings.low_confidence, router_unsure=settings.router_unsure)
         return cls(settings, engine, signer, rules, admin_token=admin_token)
+
+    def __post_init__(self) -> None:
+        if self.drift is None:
+            self.drift = DriftCache(default_builder(self.settings.config_path))
 
     async def reload_replicas(self) -> list[dict[str, Any]]:
         """After `models/current` changed: the injected reload, else a rolling reload of console.replicas."""
@@ -114,6 +120,7 @@ def create_console_app(services: ConsoleServices) -> Starlette:
 
     def render(request: Request, name: str, status: int = 200, **values: Any) -> HTMLResponse:
         base = request.scope.get("root_path", "")
+        values.setdefault("drift_banner", services.drift.banner())  # the kept report only: no work
         html = env.get_template(name).render(base=base, request=request, **values)
         return HTMLResponse(html, status_code=status)
 
@@ -340,6 +347,7 @@ def create_console_app(services: ConsoleServices) -> Starlette:
         Route("/users", guarded(users_page, role="admin"), methods=["GET"]),
         Route("/users", guarded(users_add, role="admin"), methods=["POST"]),
         *model_routes(services, render, guarded),
+        *drift_routes(services.drift, render, guarded),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     return Starlette(routes=routes)

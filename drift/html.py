@@ -14,7 +14,7 @@ COLORS = {"ok": "#2e7d32", "warn": "#f9a825", "alert": "#c62828", "none": "#9e9e
 WIDTH, HEIGHT, PAD = 520, 140, 28
 
 
-def _chart(findings: list[Finding], title: str) -> str:
+def chart(findings: list[Finding], title: str) -> str:
     """A line of the statistic per window, its limit dashed, each point coloured by its level."""
     points = [f for f in findings if f.level != "none"]
     if not points:
@@ -90,6 +90,6 @@ def render(report: DriftReport) -> str:
         parts.append(f"<h2>{escape(scope)}</h2>")
         for signal in SIGNALS:
             series = [f for f in report.findings if f.scope == scope and f.signal == signal]
-            parts.append(_chart(series, signal))
+            parts.append(chart(series, signal))
     parts.append("</body></html>")
     return "\n".join(parts)
