@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -80,8 +81,9 @@ def default_builder(config_path: Any, days: int | None = None) -> Builder | None
         from drift.report import report_for_config
         from drift.settings import DriftSettings
 
-        config = load_config(config_path)
-        return report_for_config(config, days or DriftSettings.from_config(config).monitor_days)
+        config = load_config(config_path if Path(config_path).is_file() else None)
+        window = days or DriftSettings.from_config(config).monitor_days
+        return report_for_config(config, window, make_reference=False)
 
     return build
 

@@ -111,20 +111,29 @@ def make_report(
     return DriftReport(reference.version, first, last, findings, words, time.perf_counter() - started)
 
 
-def report_for_config(config: Any, days: int, now: float | None = None) -> DriftReport:
-    """The report of the current model version over the configured call log."""
+def report_for_config(
+    config: Any, days: int, now: float | None = None, *, make_reference: bool = True
+) -> DriftReport:
+    """The report of the current model version over the configured call log. `make_reference=False`
+    (the console): a version without a saved reference is an error, not a load of every model."""
     from bot.config import BotSettings
     from bot.models import current_model_set
     from bot.nlu.decision import is_rejection_class
     from bot.nlu.vocabulary import FILE_NAME as VOCABULARY
     from bot.nlu.vocabulary import Vocabulary
     from callbot.database import create_engine
-    from drift.reference import for_version
+    from drift import DriftError
+    from drift.reference import FILE_NAME, for_version
     from telephony.settings import read_telephony_settings
 
     settings = DriftSettings.from_config(config)
     bot = BotSettings.from_config(config)
     model_set = current_model_set(bot.models_dir)
+    if not make_reference and not (model_set.directory / FILE_NAME).is_file():
+        raise DriftError(
+            f"{model_set.directory / FILE_NAME}: no drift reference for version {model_set.version}; "
+            "`callbot train` writes it, or run `callbot drift report` once"
+        )
     reference = for_version(model_set.directory, bot.build_dir / "test.csv")
     vocabulary = model_set.directory / VOCABULARY
     known = Vocabulary.load(vocabulary).known if vocabulary.is_file() else frozenset()

@@ -101,3 +101,13 @@ def test_a_failing_report_is_named_and_the_console_keeps_serving(client, service
     page = client.get("/console/drift")
     assert page.status_code == 200 and "no model version is serving" in page.text
     assert client.get("/console/").status_code == 200
+
+
+def test_without_a_serving_model_the_page_says_what_is_missing(client, services):
+    # The default report: models/current of the console's callbot.yml (the seeded company trained none).
+    assert services.drift.build is not None
+    login(client, "anna")
+    page = client.get("/console/drift")
+    assert page.status_code == 200 and "The drift report could not be made" in page.text
+    assert "no trained models in" in page.text and "run `callbot train`" in page.text
+    assert "Drift alert" not in client.get("/console/").text
