@@ -109,8 +109,8 @@ def max_level(findings: Any) -> str:
     return max(levels, key=order.__getitem__) if levels else "none"
 
 
-def inbox_query(scope: str, first_day: int, days: int) -> str:
-    """The inbox filter of a window's refused turns (the inbox has no word search)."""
+def inbox_query(scope: str, first_day: int, days: int, word: str = "") -> str:
+    """The inbox filter of a window's refused turns (with `word`: those whose text contains it)."""
     params = {
         "date_from": date_of(first_day),
         "date_to": date_of(first_day + days - 1),
@@ -119,6 +119,8 @@ def inbox_query(scope: str, first_day: int, days: int) -> str:
     }
     if scope != "all":
         params["domain"] = scope
+    if word:
+        params["text"] = word
     return urlencode(params)
 
 

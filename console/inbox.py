@@ -67,6 +67,7 @@ class InboxFilter:
     conf_max: float | None = None
     status: str = "unlabelled"
     call_sid: str = ""
+    text: str = ""  # a word the caller's text contains (the drift page links its new words here)
     page: int = 1
 
     def query(self, **changes: Any) -> dict[str, str]:
@@ -80,6 +81,7 @@ class InboxFilter:
             "conf_min": "" if self.conf_min is None else f"{self.conf_min:g}",
             "conf_max": "" if self.conf_max is None else f"{self.conf_max:g}",
             "status": self.status,
+            "text": self.text,
             "page": str(self.page),
         }
         values.update({k: str(v) for k, v in changes.items()})
@@ -133,6 +135,7 @@ def parse_filter(params: dict[str, str]) -> InboxFilter:
         conf_max=number("conf_max"),
         status=status,
         call_sid=params.get("call_sid", "").strip(),
+        text=params.get("text", "").strip(),
         page=page or 1,
     )
     if problems:
@@ -197,6 +200,8 @@ def inbox_page(
         where.append(t.intent_confidence <= flt.conf_max)
     if flt.call_sid:
         where.append(t.call_sid == flt.call_sid)
+    if flt.text:
+        where.append(t.caller_text.contains(flt.text, autoescape=True))
     if flt.status == "unlabelled":
         where.append(current.c.id.is_(None))
     elif flt.status == "labelled":

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import random
+import re
 
 from console.drift_page import DriftCache
 from drift.report import make_report
@@ -66,6 +68,12 @@ def test_an_alert_shows_its_words_and_a_banner_on_every_page(client, services):
     assert "Drift alert" in client.get("/console/labels").text
     client.get("/console/drift")
     assert calls == [1]  # kept: not built again within the ttl
+
+    # A word's link opens the inbox on the refused turns of its window whose text has the word.
+    link = html.unescape(re.search(r'<a class="word" href="([^"]+)">밀키트</a>', page.text).group(1))
+    assert "outcome=refused" in link and "text=%EB%B0%80" in link
+    found = set(re.findall(r'<div class="text">([^<]*)</div>', client.get(link).text))
+    assert found == {"밀키트 택배로 보내 주나요", "밀키트 주문하고 싶어요"}
 
 
 def test_a_kept_report_is_built_again_after_the_ttl(services):
