@@ -41,6 +41,9 @@ class DriftCache:
 
     def __init__(self, build: Builder | None, ttl: float = 300.0, clock: Callable[[], float] = time.time):
         self.build, self.ttl, self.clock = build, ttl, clock
+        # Another report the banner may read when none is kept here: `callbot serve` passes its drift
+        # monitor's latest (drift.watch), so the banner shows without anyone opening the page.
+        self.fallback: Callable[[], DriftReport | None] = lambda: None
         self.report: DriftReport | None = None
         self.error: str = ""
         self.at: float = 0.0
@@ -61,10 +64,11 @@ class DriftCache:
             return self.report
 
     def banner(self) -> Banner | None:
-        """The kept report's latest alert (never builds one)."""
-        if self.report is None:
+        """The kept report's latest alert, else the fallback's (never builds a report)."""
+        report = self.report if self.report is not None else self.fallback()
+        if report is None:
             return None
-        alerts = [f for f in self.report.latest() if f.level == "alert"]
+        alerts = [f for f in report.latest() if f.level == "alert"]
         if not alerts:
             return None
         top = max(alerts, key=lambda f: (f.day, f.scope == "all"))

@@ -101,6 +101,7 @@ class DriftMonitor:
         self._reference: Reference | None = None
         self._missing: set[str] = set()
         self._said: set[tuple[str, str, int]] = set()
+        self.latest: DriftReport | None = None  # the last check's report (the console's banner reads it)
 
     def reference(self) -> Reference | None:
         version = self.version()
@@ -125,6 +126,7 @@ class DriftMonitor:
             self.engine, reference, self.settings, self.settings.monitor_days, now=now, is_oos=self.is_oos
         )
         self.gauges.update(report)
+        self.latest = report
         for f in report.latest():
             key = (f.scope, f.signal, f.day)
             if f.level != "alert" or key in self._said:

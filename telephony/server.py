@@ -165,6 +165,8 @@ def _console_app(config: Config, secrets: Secrets, services: CallServices) -> An
         logger.error("telephony.server.console_unavailable error=%s", exc)
         return None
     services.closers.append(console.close)
+    # The banner shows the server's drift monitor's latest report until the Drift page keeps its own.
+    console.drift.fallback = lambda: getattr(services.drift, "latest", None)
     if not console.settings.replicas:
 
         async def reload_here() -> list[dict[str, Any]]:

@@ -119,3 +119,14 @@ def test_without_a_serving_model_the_page_says_what_is_missing(client, services)
     assert page.status_code == 200 and "The drift report could not be made" in page.text
     assert "no trained models in" in page.text and "run `callbot train`" in page.text
     assert "Drift alert" not in client.get("/console/").text
+
+
+def test_the_banner_falls_back_to_the_servers_monitor_report(client, services):
+    # `callbot serve` hands the console its drift monitor's latest report (drift.watch.DriftMonitor.latest).
+    write_days(services.engine, 30, 400, unknown_topic)
+    monitored = builder(services, [])()
+    services.drift.fallback = lambda: monitored
+    login(client, "anna")
+    assert "Drift alert: <b>all</b> out_of_scope" in client.get("/console/").text
+    services.drift.fallback = lambda: None
+    assert "Drift alert" not in client.get("/console/").text

@@ -9,6 +9,8 @@ from typer.testing import CliRunner
 
 from callbot.cli.main import app as cli
 from callbot.config import load_config
+from drift.monitor import Finding
+from drift.report import DriftReport
 from telephony.app import create_app
 from telephony.server import Secrets, _console_app
 from tests.console.conftest import PASSWORD
@@ -20,7 +22,7 @@ def test_serve_mounts_the_console_over_the_call_log(company, monkeypatch):
     assert result.exit_code == 0, result.output
     assert "user boss (admin) saved" in result.output
 
-    services = SimpleNamespace(closers=[], settings=None)
+    services = SimpleNamespace(closers=[], settings=None, drift=None)
     app = create_app(
         SimpleNamespace(
             console_app=_console_app(load_config(company), Secrets(console_secret="s3cret"), services)
@@ -32,6 +34,11 @@ def test_serve_mounts_the_console_over_the_call_log(company, monkeypatch):
         assert r.status_code == 303 and r.headers["location"] == "/console/"
         page = client.get("/console/")
         assert page.status_code == 200 and "주차 되나요 거기" in page.text
+        assert "Drift alert" not in page.text
+        # The server's drift monitor's latest report shows as the banner (the Drift page was never opened).
+        alert = Finding("menu", 20000, 1, "intent_mix", "alert", 0.4, 0.25, 400, "reference")
+        services.drift = SimpleNamespace(latest=DriftReport("v1", 19990, 20000, [alert]))
+        assert "Drift alert: <b>menu</b> intent_mix (2024-10-04)" in client.get("/console/").text
     for close in services.closers:
         close()
 

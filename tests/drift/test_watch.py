@@ -80,6 +80,7 @@ def test_a_stable_log_sets_gauges_without_alerts(engine: sa.engine.Engine, tmp_p
     monitor, metrics = _monitor(engine, tmp_path / "models", posts)
     report = monitor.check(now=NOW)
     assert report is not None and report.alerts == [] and posts == []
+    assert monitor.latest is report
     assert 'callbot_drift_alert{domain="all",signal="out_of_scope"} 0.0' in metrics.render().decode()
 
 
