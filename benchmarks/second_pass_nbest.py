@@ -1,8 +1,8 @@
 """The cost and the gain of Whisper's n-best (`stt.second_pass.n_best`), one reading at a time.
 
 Reads the shared Korean read-speech clips through the 8 kHz mu-law phone path with the bundled Whisper
-second pass, once per setting (`--settings`, each `n_best:beam_size`; default 1:1, the greedy pass without
-n-best, against 3:1, three hypotheses from three beams), one clip after another on one reader. Prints per
+second pass, with each setting (`--settings`, each `n_best:beam_size`; default 1:1, the greedy pass without
+n-best, against 3:1, three hypotheses from three beams), taking turns clip by clip, one reader each. Prints per
 setting: the reading time (features + encoder + decoder) p50 / p95 in ms, the CER of the text the turn
 would use, the oracle CER (the closest of the listed hypotheses: what the bot's re-reading could reach at
 best), how often the reference is among the hypotheses but not first, and the mean number of hypotheses
@@ -43,29 +43,35 @@ def _cer(refs: list[str], hyps: list[str]) -> float:
     return jiwer.cer(refs, [h or " " for h in hyps])
 
 
-def measure(second: SecondPass, clips: list[tuple[bytes, str]]) -> dict[str, float]:
-    """Figures of one setting over phone-path clips (pcm16 at 8 kHz, reference text)."""
-    times, tops, oracles, refs, behind, listed = [], [], [], [], 0, []
+def measure(seconds: list[SecondPass], clips: list[tuple[bytes, str]]) -> list[dict[str, float]]:
+    """Figures of each setting over phone-path clips (pcm16 at 8 kHz, reference text). The settings take
+    turns clip by clip, so a change in the machine's load falls on all of them alike."""
+    runs = [{"times": [], "tops": [], "oracles": [], "behind": 0, "listed": []} for _ in seconds]
+    refs = []
     for pcm, ref in clips:
-        started = time.perf_counter()
-        reading = second.read(pcm, PHONE_RATE)
-        times.append((time.perf_counter() - started) * 1000)
         ref = normalize_text(ref)
-        texts = [normalize_text(t) for t, _ in reading.alternatives] or [normalize_text(reading.text)]
-        top = normalize_text(reading.text)
         refs.append(ref)
-        tops.append(top)
-        oracles.append(min(texts, key=lambda t: jiwer.cer(ref, t or " ")))
-        behind += int(top != ref and ref in texts)
-        listed.append(len(texts))
-    return {
-        "reading_ms_p50": round(_pct(times, 0.5)),
-        "reading_ms_p95": round(_pct(times, 0.95)),
-        "cer": round(_cer(refs, tops), 4),
-        "oracle_cer": round(_cer(refs, oracles), 4),
-        "reference_listed_not_first": behind,
-        "hypotheses_mean": round(sum(listed) / len(listed), 2),
-    }
+        for second, run in zip(seconds, runs, strict=True):
+            started = time.perf_counter()
+            reading = second.read(pcm, PHONE_RATE)
+            run["times"].append((time.perf_counter() - started) * 1000)
+            texts = [normalize_text(t) for t, _ in reading.alternatives] or [normalize_text(reading.text)]
+            top = normalize_text(reading.text)
+            run["tops"].append(top)
+            run["oracles"].append(min(texts, key=lambda t: jiwer.cer(ref, t or " ")))
+            run["behind"] += int(top != ref and ref in texts)
+            run["listed"].append(len(texts))
+    return [
+        {
+            "reading_ms_p50": round(_pct(run["times"], 0.5)),
+            "reading_ms_p95": round(_pct(run["times"], 0.95)),
+            "cer": round(_cer(refs, run["tops"]), 4),
+            "oracle_cer": round(_cer(refs, run["oracles"]), 4),
+            "reference_listed_not_first": run["behind"],
+            "hypotheses_mean": round(sum(run["listed"]) / len(run["listed"]), 2),
+        }
+        for run in runs
+    ]
 
 
 def main() -> None:
@@ -87,6 +93,7 @@ def main() -> None:
     print(
         f"{'n_best:beam':<12} {'p50 ms':>7} {'p95 ms':>7} {'CER':>6} {'oracle':>7} {'ref 2nd+':>8} {'hyps':>5}"
     )
+    seconds = []
     for spec in args.settings:
         n_best, beam = (int(x) for x in spec.split(":"))
         settings = SecondPassSettings(
@@ -96,15 +103,17 @@ def main() -> None:
             workers=1,
             cache_dir=REPO / "var" / "stt" / "whisper",
         )
-        second = SecondPass.load(settings)
-        try:
+        seconds.append(SecondPass.load(settings))
+    try:
+        for second in seconds:
             second.read(clips[0][0], PHONE_RATE)  # warm-up
-            f = measure(second, clips)
-        finally:
+        figures = measure(seconds, clips)
+    finally:
+        for second in seconds:
             second.close()
+    for spec, f in zip(args.settings, figures, strict=True):
         print(f"{spec:<12} {f['reading_ms_p50']:>7} {f['reading_ms_p95']:>7} {f['cer']:>6.3f} "
-              f"{f['oracle_cer']:>7.3f} {f['reference_listed_not_first']:>8} {f['hypotheses_mean']:>5}",
-              flush=True)  # fmt: skip
+              f"{f['oracle_cer']:>7.3f} {f['reference_listed_not_first']:>8} {f['hypotheses_mean']:>5}")  # fmt: skip
 
 
 if __name__ == "__main__":
