@@ -316,13 +316,17 @@ def test_eval_and_drafts_report_each_pass(recognizer, whisper, speak, tmp_path: 
     two_pass = SpeechRecognizer(recognizer.settings, recognizer.models, whisper)
     speak("네", tmp_path / "yes.wav")
     (tmp_path / "m.tsv").write_text("path\ttext\tintent\nyes.wav\t네\tcommon_affirm\n", encoding="utf-8")
-    report = evaluate(
-        read_manifest(tmp_path / "m.tsv"),
-        two_pass,
-        telephone=True,
-        intent_fn=lambda t: "common_affirm" if "네" in t else "x",
-    )
+    given = []
+
+    def intent_fn(text: str, alternatives: tuple = ()) -> str:
+        given.append(alternatives)
+        return "common_affirm" if "네" in text else "x"
+
+    report = evaluate(read_manifest(tmp_path / "m.tsv"), two_pass, telephone=True, intent_fn=intent_fn)
     clip = report.clips[0]
+    # The final text is read with Whisper's n-best (the shipped n_best), as a call's turn is; the passes alone without.
+    assert whisper.settings.n_best > 1 and given[-1] and given[-1][0][0] == clip.hypothesis
+    assert given[:-1] == [(), ()]
     assert set(report.passes) == {"vosk", "whisper", "final"}
     assert clip.sources == "whisper" and clip.outcomes == "used" and clip.hypothesis == clip.second_hypothesis
     assert report.passes["whisper"].cer == report.passes["final"].cer == 0.0
