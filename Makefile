@@ -1,6 +1,7 @@
 # callbot: two commands on a fresh machine.
 #   make run   - installs everything, builds the sample data, trains, starts the server
-#   make test  - installs everything, runs the test suite
+#   make test  - installs everything, runs the test suite without the slow end-to-end checks
+#   make test-slow - those checks (trained sample models, whole calls, replicas); CI runs both
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -8,10 +9,11 @@ STAMP  := $(VENV)/.installed
 CONFIG ?= callbot.yml
 # command:Debian package
 APT_PACKAGES := espeak-ng:espeak-ng sox:sox fstcompose:libfst-tools
-# only for `make test`: the cluster tests put HAProxy (deploy/haproxy/haproxy.cfg) in front of replicas
-TEST_APT_PACKAGES := haproxy:haproxy
+# only for `make test`: the cluster tests put HAProxy (deploy/haproxy/haproxy.cfg) in front of replicas;
+# the console's browser tests drive Debian's chromium (Playwright, no browser download) with Korean fonts
+TEST_APT_PACKAGES := haproxy:haproxy chromium:chromium /usr/share/fonts/truetype/nanum/NanumGothic.ttf:fonts-nanum
 
-.PHONY: run test install system-deps test-deps apt-install data train serve lint format lock clean check-env
+.PHONY: run test test-slow install system-deps test-deps apt-install data train serve lint format lock clean check-env
 
 # Without TWILIO_AUTH_TOKEN there is nothing to check webhook signatures against: the local server then
 # runs with the explicit development switch, and says so.
@@ -25,9 +27,15 @@ run: install
 	  $(BIN)/callbot --config $(CONFIG) serve; \
 	fi
 
+# Tests marked `slow` (pyproject.toml) are the end-to-end checks: sample models trained, audio decoded,
+# whole calls through the server, replicas behind HAProxy. `make test` leaves them out (the fast subset
+# for development), `make test-slow` runs only them; CI (.ci/run) runs both, so nothing goes unrun.
 test: install test-deps
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not slow"
+
+test-slow: install test-deps
+	$(BIN)/python -m pytest -q -m slow
 
 install: system-deps $(STAMP)
 
@@ -39,9 +47,10 @@ system-deps:
 test-deps:
 	@$(MAKE) --no-print-directory apt-install PACKAGES="$(TEST_APT_PACKAGES)"
 
-# Installs the Debian packages of PACKAGES (command:package) whose command is missing (PATH or /usr/sbin).
+# Installs the Debian packages of PACKAGES (command:package) whose command is missing (PATH or /usr/sbin);
+# a "command" that is an absolute path is a file the package installs.
 apt-install:
-	@missing=""; for p in $(PACKAGES); do c=$${p%%:*}; command -v $$c >/dev/null 2>&1 || [ -x /usr/sbin/$$c ] || missing="$$missing $${p#*:}"; done; \
+	@missing=""; for p in $(PACKAGES); do c=$${p%%:*}; command -v $$c >/dev/null 2>&1 || [ -x /usr/sbin/$$c ] || [ -e $$c ] || missing="$$missing $${p#*:}"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \

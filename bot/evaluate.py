@@ -208,14 +208,29 @@ def write_predictions(path: Path, preds: list[Prediction]) -> None:
 
 
 async def calibrate_on_file(
-    paths: dict[str, Path], held_out: Path, base: Thresholds, min_recall: float, out_of_scope_share: float
+    paths: dict[str, Path],
+    held_out: Path,
+    base: Thresholds,
+    min_recall: float,
+    out_of_scope_share: float,
+    readings: list[tuple[str, str, str | None, float]] | None = None,
 ) -> Thresholds:
-    """Load freshly trained models, parse the held-out split with no rejection, choose thresholds."""
+    """Load freshly trained models, parse the held-out split with no rejection, choose thresholds.
+
+    `readings`, when given, receives each text's (gold label, predicted label, router domain, top-1
+    confidence) under the chosen thresholds: the drift reference (`drift.reference.from_rows`)."""
+    from bot.nlu.decision import decide
+
     items = read_labelled(held_out)
     models = NluModels.load_paths(paths, replace(base, router=0.0, domain_default=0.0, domains={}))
     rows = [Labelled(item.domain, item.intent, await models.parse(item.text)) for item in items]
     thresholds, stats = calibrate(rows, base, min_recall, out_of_scope_share=out_of_scope_share)
     logger.debug("bot.calibrate %s thresholds=%s", stats, thresholds.to_manifest())
+    if readings is not None:
+        for row in rows:
+            d = decide(row.result.router, row.result.domain, thresholds)
+            predicted = OOS_LABEL if d.rejected else label_of(d.intent, thresholds)
+            readings.append((label_of(row.intent, thresholds), predicted, d.domain, float(d.confidence)))
     return thresholds
 
 

@@ -47,7 +47,7 @@ class ConfirmSettings:
     domains: tuple[str, ...] = ()  # domains whose intents may be asked about; () = every business domain
     corrections: bool = True  # read unknown words as the business words they are one jamo from
     alternatives: int = 2  # the recognizer's other hypotheses tried (0 = none)
-    accept_rescued: float = 0.8  # another reading accepted at least this surely is answered at once
+    accept_rescued: float = 0.9  # another reading accepted at least this surely is answered at once
     band: float = 0.3  # the best business intent across router x domain asked about from this score
     close: float = 0.6  # a second topic scoring at least this share of the first is offered too
     topics: Mapping[str, str] = field(default_factory=dict)  # intent -> how the question names it
@@ -107,6 +107,43 @@ class Candidate:
     text: str
 
 
+@dataclass(frozen=True)
+class Rereading:
+    """What was read about a refused or unsure turn: its other readings accepted as business intents
+    (score: their confidence), the best business intent of each likely domain of each reading (score:
+    router x domain model), and the telling business words the models read alone as their intent
+    (score: that reading's confidence)."""
+
+    rescued: tuple[tuple[Reading, Candidate], ...] = ()
+    joint: tuple[Candidate, ...] = ()
+    keywords: tuple[Candidate, ...] = ()
+
+
+def settle(
+    base: Decision, evidence: Rereading, settings: ConfirmSettings
+) -> tuple[Reading | None, list[Candidate]]:
+    """The one rule of the band, pure: another reading that is the turn, else the intents to ask about
+    (best first; none without business evidence). Also used offline to choose the settings
+    (benchmarks/confirm_tuning.py)."""
+    best = max(evidence.rescued, key=lambda rc: rc[1].score, default=None)
+    if best is not None and best[1].score >= settings.accept_rescued:
+        if base.rejected or best[1].score > base.confidence:
+            return best[0], []
+    if not base.rejected:
+        return None, []
+    candidates = [c for _, c in evidence.rescued]
+    candidates += [c for c in evidence.joint if c.score >= settings.band]
+    candidates += [replace(c, score=c.score * settings.band) for c in evidence.keywords]
+    allowed = set(settings.domains)
+    ranked: dict[str, Candidate] = {}
+    for c in candidates:
+        if (not allowed or c.domain in allowed) and (
+            c.intent not in ranked or c.score > ranked[c.intent].score
+        ):
+            ranked[c.intent] = c
+    return None, sorted(ranked.values(), key=lambda c: (-c.score, c.intent))
+
+
 class MisheardTurns:
     """Other readings of a refused turn, the confirmation question, and its answer (for `Bot`)."""
 
@@ -120,26 +157,31 @@ class MisheardTurns:
         (best first; none without business evidence)."""
         if not self.confirm.enabled:
             return None, []
-        texts = self._other_texts(models, base.text, alternatives)
-        readings = [await self._read(models, t) for t in texts]
-        candidates: list[Candidate] = []
-        best: Reading | None = None
-        for reading in readings:
-            d = reading.decision
-            if d.rejected or d.intent is None or self._is_common(d.domain):
-                continue
-            candidates.append(Candidate(d.intent, d.domain or "", d.confidence, reading.text))
-            if best is None or d.confidence > best.decision.confidence:
-                best = reading
-        if best is not None and best.decision.confidence >= self.confirm.accept_rescued:
-            if base.decision.rejected or best.decision.confidence > base.decision.confidence:
-                return best, []
-        if not base.decision.rejected:
-            return None, []
-        for reading in [base, *readings]:
-            candidates.extend(await self._joint(models, reading))
-        candidates.extend(await self._keywords(models, base.text))
-        return None, self._ranked(candidates)
+        evidence = await self._evidence(models, base, alternatives, everything=False)
+        return settle(base.decision, evidence, self.confirm)
+
+    async def _evidence(
+        self: Any,
+        models: LoadedVersion,
+        base: Reading,
+        alternatives: tuple[tuple[str, float], ...],
+        everything: bool = True,
+    ) -> Rereading:
+        """Read the turn again; without `everything`, stop where `settle` needs no more."""
+        readings = [await self._read(models, t) for t in self._other_texts(models, base.text, alternatives)]
+        rescued = tuple(
+            (r, Candidate(r.decision.intent, r.decision.domain or "", r.decision.confidence, r.text))
+            for r in readings
+            if not r.decision.rejected and r.decision.intent and not self._is_common(r.decision.domain)
+        )
+        best = max((c.score for _, c in rescued), default=0.0)
+        sure = best >= self.confirm.accept_rescued and (
+            base.decision.rejected or best > base.decision.confidence
+        )
+        if not everything and (sure or not base.decision.rejected):
+            return Rereading(rescued)
+        joint = [c for reading in [base, *readings] for c in await self._joint(models, reading)]
+        return Rereading(rescued, tuple(joint), tuple(await self._keywords(models, base.text)))
 
     def _other_texts(
         self: Any, models: LoadedVersion, text: str, alternatives: tuple[tuple[str, float], ...]
@@ -178,7 +220,7 @@ class MisheardTurns:
             best = best_business_intent(parse, models.thresholds)
             if best is not None and not self._is_common(domain):
                 found.append(Candidate(best[0], domain, share * best[1], reading.text))
-        return [c for c in found if c.score >= self.confirm.band]
+        return found
 
     async def _keywords(self: Any, models: LoadedVersion, text: str) -> list[Candidate]:
         """Telling words of business intents in the text (as said or corrected) that the models, asked
@@ -200,19 +242,8 @@ class MisheardTurns:
                     if not evidence.corrected_from
                     else text.replace(evidence.corrected_from, evidence.word, 1)
                 )
-                found.append(Candidate(d.intent, d.domain or "", d.confidence * self.confirm.band, said))
+                found.append(Candidate(d.intent, d.domain or "", d.confidence, said))
         return found
-
-    def _ranked(self: Any, candidates: list[Candidate]) -> list[Candidate]:
-        """One candidate per intent (its best score), in allowed domains, best first."""
-        allowed = set(self.confirm.domains)
-        best: dict[str, Candidate] = {}
-        for c in candidates:
-            if allowed and c.domain not in allowed:
-                continue
-            if c.intent not in best or c.score > best[c.intent].score:
-                best[c.intent] = c
-        return sorted(best.values(), key=lambda c: (-c.score, c.intent))
 
     def _is_common(self: Any, domain: str | None) -> bool:
         return domain is None or domain == self.routing.common_domain

@@ -362,11 +362,16 @@ class Bot(FormTurns, MisheardTurns):
                 text, router_parse, domain_parse = greeted
         decision = decide(router_parse, domain_parse, models.thresholds, domain=target)
         asking: list[Candidate] = []
+        parsed = text  # the text the decision was read from
         unsure = decision.rejected or decision.confidence < self.confirm.accept_rescued
         if unsure and target is None:  # refused or unsure: read again, or ask about it
             base = Reading(text, router_parse, domain_parse, decision)
             rescued, asking = await self._rescue(models, base, alternatives)
-            if rescued is not None:
+            if rescued is not None and rescued.decision.domain == decision.domain and domain_parse:
+                # the same domain: its decision, but the words as heard fill the slots (a name one
+                # jamo from a business word stays the caller's name)
+                parsed, decision = rescued.text, rescued.decision
+            elif rescued is not None:
                 text, router_parse, domain_parse, decision = (
                     rescued.text,
                     rescued.router_parse,
@@ -381,7 +386,7 @@ class Bot(FormTurns, MisheardTurns):
             decision.domain if router_parse is not None else None,
             decision.router_confidence,
             _ranking(domain_parse),
-            text if text != heard else "",
+            parsed if parsed != heard else (text if text != heard else ""),
         )
         if asking:
             return self._ask(models, session, asking, read)

@@ -122,8 +122,11 @@ def train(
     only: list[str] | None = None,
     force: bool = False,
     progress: ProgressFn | None = None,
+    activate: bool = True,
 ) -> TrainReport:
-    """Train changed models (or `only` those, or all with `force`) into a new version and switch to it."""
+    """Train changed models (or `only` those, or all with `force`) into a new version and switch to it;
+    with `activate=False` the new version is a candidate: `models/current` stays (the console compares
+    and promotes it)."""
     settings = settings or BotSettings.from_config(config)
     say = progress or (lambda name, msg: logger.info("bot.train %s %s", name, msg))
     projects = discover_projects(settings.build_dir)
@@ -152,8 +155,11 @@ def train(
             _write_version_manifest(tmp, version, results, thresholds, settings, calibration_key)
             final = models_dir / version
             os.replace(tmp, final)
-            store.switch_current(models_dir, version)
-            say("all", f"version {version} is now current")
+            if activate:
+                store.switch_current(models_dir, version)
+                say("all", f"version {version} is now current")
+            else:
+                say("all", f"candidate version {version} is ready; current stays {previous.get('version')}")
             report = TrainReport(version, final, results, thresholds.to_manifest(), True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -248,12 +254,27 @@ def _thresholds(tmp: Path, results: list[ModelResult], settings: BotSettings, sa
 
     say("all", f"calibrating thresholds on {held_out}")
     paths = {r.name: tmp / f"{r.name}.tar.gz" for r in results}
+    readings: list[tuple[str, str, str | None, float]] = []
     thresholds = asyncio.run(
-        calibrate_on_file(paths, held_out, base, settings.min_in_scope_recall, settings.out_of_scope_share)
+        calibrate_on_file(
+            paths, held_out, base, settings.min_in_scope_recall, settings.out_of_scope_share, readings
+        )
     )
+    _write_drift_reference(tmp, readings, held_out, say)
     domains = ", ".join(f"{k} {v}" for k, v in thresholds.domains.items())
     say("all", f"thresholds: router {thresholds.router}, domains {domains or thresholds.domain_default}")
     return thresholds
+
+
+def _write_drift_reference(
+    tmp: Path, readings: list[tuple[str, str, str | None, float]], held_out: Path, say: ProgressFn
+) -> None:
+    """The test split as the new models read it: what `callbot drift report` compares live turns with."""
+    from drift.reference import FILE_NAME, from_rows
+
+    version = tmp.name.removeprefix(TMP_PREFIX)
+    from_rows(version, readings, str(held_out)).save(tmp / FILE_NAME)
+    say("all", f"drift reference: {len(readings)} held-out texts")
 
 
 def _write_vocabulary(config: Config, tmp: Path, settings: BotSettings, say: ProgressFn) -> None:

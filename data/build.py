@@ -19,7 +19,7 @@ from data.output import write_outputs
 from data.pii import mask_pii
 from data.report import BuildReport
 from data.settings import DataSettings
-from data.sources import SourceData, Utterance, load_sources
+from data.sources import SourceData, Utterance, add_operator_labels, load_sources
 
 logger = logging.getLogger(__name__)
 
@@ -38,12 +38,17 @@ class Example:
     split: str  # train or test
 
 
-def build(settings: DataSettings, progress: Progress | None = None) -> BuildReport:
-    """Run the whole build and write it atomically to `settings.build_dir`."""
+def build(
+    settings: DataSettings, progress: Progress | None = None, operator_labels: list[dict] | None = None
+) -> BuildReport:
+    """Run the whole build and write it atomically to `settings.build_dir`. `operator_labels`: the
+    console's labels of live turns (`console.labels.current_labels`), a source with provenance `operator`."""
     started = time.perf_counter()
     step = progress or (lambda stage, done, total: None)
     step("read", 0, 1)
     sources = load_sources(settings)
+    if operator_labels:
+        add_operator_labels(operator_labels, settings, sources)
     step("read", 1, 1)
 
     pii: Counter[str] = Counter()

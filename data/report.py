@@ -26,6 +26,7 @@ class BuildReport:
     dropped: dict[str, int] = field(default_factory=dict)
     pii_masked: dict[str, int] = field(default_factory=dict)
     auto_labelled: int = 0
+    operator_labels: int = 0  # console labels of live turns that became real examples
     review: int = 0
     intents: dict[str, dict[str, Any]] = field(default_factory=dict)
     totals: dict[str, int] = field(default_factory=dict)
@@ -63,6 +64,7 @@ class BuildReport:
             dropped=dict(sorted(sources.dropped.items())),
             pii_masked=dict(sorted(pii.items())),
             auto_labelled=sum(1 for u in sources.utterances if u.origin == "chat-auto"),
+            operator_labels=sum(1 for e in examples if e.kind == "real" and e.source.startswith("operator:")),
             review=len(review),
             intents=dict(sorted(intents.items(), key=lambda kv: (kv[1]["domain"], kv[0]))),
             totals={"examples": len(examples), **dict(kinds)},
@@ -90,6 +92,7 @@ class BuildReport:
         for kind, n in self.pii_masked.items():
             summary.add_row(f"PII masked: {kind}", str(n))
         summary.add_row("auto-labelled chat turns", str(self.auto_labelled))
+        summary.add_row("operator labels (console)", str(self.operator_labels))
         summary.add_row("review file rows", str(self.review))
         for kind, n in self.totals.items():
             summary.add_row(f"examples: {kind}", str(n))

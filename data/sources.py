@@ -28,7 +28,7 @@ class Utterance:
     intent: str | None
     domain: str | None
     source: str  # "file:row"
-    origin: str  # "qna" or "chat"
+    origin: str  # "qna", "chat" (later "chat-auto") or "operator" (a console label of a live turn)
     conversation: str = ""
     turn: str = ""
 
@@ -65,6 +65,39 @@ def load_sources(settings: DataSettings) -> SourceData:
     for path in settings.chat_logs:
         _load_chat(path, settings, out)
     return out
+
+
+def add_operator_labels(labels: list[dict], settings: DataSettings, out: SourceData) -> None:
+    """Labels operators gave live caller turns in the console (`console.labels.current_labels` rows:
+    id, call_sid, turn, text, intent, domain), put first: a label corrects a sheet row with the same text
+    (the sheet's row is then listed as a label conflict)."""
+    place_of = "operator labels"
+    out.rows_read[place_of] += len(labels)
+    taken: list[Utterance] = []
+    for label in labels:
+        place = f"operator:label-{label['id']}"
+        text = normalize(str(label.get("text") or ""))
+        intent = normalize(str(label.get("intent") or ""))
+        if not text:
+            out.drop(
+                "empty", place, f"{place}: empty text (call {label.get('call_sid')} turn {label.get('turn')})"
+            )
+            continue
+        domain = _domain_of(normalize(str(label.get("domain") or "")), place, intent, settings, out)
+        if domain is None or not _check_intent(intent, domain, place, out):
+            continue
+        taken.append(
+            Utterance(
+                text,
+                intent,
+                domain,
+                place,
+                "operator",
+                str(label.get("call_sid") or ""),
+                str(label.get("turn") or ""),
+            )
+        )
+    out.utterances[:0] = taken
 
 
 def _domain_of(

@@ -298,9 +298,10 @@ class RecognitionStream:
                 return
             self._closed = True
             reusable = self._grammar is None
-            if reusable and self._pending:
-                self._flush_resampler()
-                self._rec.FinalResult()
+            if reusable:
+                if self._pending:
+                    self._flush_resampler()
+                self._finalize()
             self._owner._release(self._decoder if reusable else None)
 
     def __enter__(self) -> RecognitionStream:
@@ -308,6 +309,19 @@ class RecognitionStream:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _finalize(self) -> None:
+        """Leave the recognizer with nothing of this call in it, as a new one would be.
+
+        After an utterance that Vosk itself ended (`AcceptWaveform` true, then `Result`), a recognizer keeps
+        its feature pipeline (the online iVector and CMVN statistics of the speaker) for the next
+        utterance, and `FinalResult` alone does nothing in that state. Handed to the next call as it is, it
+        changed that caller's words ("... 가격" became "... 가결"). An empty chunk restarts the utterance
+        and `FinalResult` then drops the pipeline: the next call starts afresh.
+        """
+        self._rec.AcceptWaveform(b"")
+        self._rec.FinalResult()
+        self._pending = False
 
     def _check_open(self) -> None:
         if self._closed:

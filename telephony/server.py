@@ -19,8 +19,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import uvicorn
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from twilio.http import HttpClient
 
@@ -53,6 +55,7 @@ class Secrets:
     auth_token: str | None = None
     admin_token: str | None = None
     redis_password: str | None = None  # CALLBOT_REDIS_PASSWORD, for a state.redis_url without one
+    console_secret: str | None = None  # CALLBOT_CONSOLE_SECRET: signs console sessions (else kept in the db)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | os._Environ[str]) -> Secrets:
@@ -61,6 +64,7 @@ class Secrets:
             env.get("TWILIO_AUTH_TOKEN"),
             env.get("CALLBOT_ADMIN_TOKEN"),
             env.get("CALLBOT_REDIS_PASSWORD"),
+            env.get("CALLBOT_CONSOLE_SECRET"),
         )
 
 
@@ -73,6 +77,7 @@ async def build_services(
     recognizer: RecognizerLike | None = None,
     http_client: HttpClient | None = None,
     insecure_dev: bool = False,
+    console: bool = True,
 ) -> CallServices:
     """Everything the server shares between calls; the real Bot and SpeechRecognizer by default."""
     settings = settings or read_telephony_settings(config)
@@ -127,11 +132,14 @@ async def build_services(
         insecure_dev=insecure_dev,
         closers=closers,
     )
+    if console:
+        services.console_app = _console_app(config, secrets, services)
     metrics.bind(
         lambda: len(services.live_calls),
         lambda: services.calllog.pending_writes,
         lambda: str(getattr(services.bot, "version", "")),
     )
+    services.drift = _drift_monitor(config, settings, services)
     loop = asyncio.get_running_loop()
 
     def resync() -> None:  # on the probe thread: Redis answers again; live calls store their state
@@ -139,6 +147,53 @@ async def build_services(
 
     link.on_recovered(resync)
     return services
+
+
+def _console_app(config: Config, secrets: Secrets, services: CallServices) -> Any:
+    """The operator console over the same call-log database, or None (logged) when it cannot open. A
+    promotion reloads this process's bot, unless console.replicas lists the replicas to reload in turn."""
+    from callbot.database import DatabaseError
+    from console import ConsoleError
+    from console.app import ConsoleServices, create_console_app
+    from console.settings import read_console_settings
+
+    try:
+        console = ConsoleServices.open(
+            read_console_settings(config, services.settings), secrets.console_secret, secrets.admin_token
+        )
+    except (ConsoleError, DatabaseError, SQLAlchemyError) as exc:
+        logger.error("telephony.server.console_unavailable error=%s", exc)
+        return None
+    services.closers.append(console.close)
+    if not console.settings.replicas:
+
+        async def reload_here() -> list[dict[str, Any]]:
+            version = await reload_models(services)
+            return [{"replica": services.replica, "version": version}]
+
+        console.reload = reload_here
+    return create_console_app(console)
+
+
+def _drift_monitor(config: Config, settings: TelephonySettings, services: CallServices) -> Any:
+    """The periodic drift judgement (gauges on /metrics, alert log line, webhook), or None when off."""
+    from bot.config import BotSettings
+    from bot.nlu.decision import is_rejection_class
+    from drift.settings import DriftSettings
+    from drift.watch import DriftGauges, DriftMonitor
+
+    drift = DriftSettings.from_config(config)
+    if not drift.enabled:
+        return None
+    names = BotSettings.from_config(config).out_of_scope_intents
+    return DriftMonitor(
+        drift,
+        services.calllog.engine,
+        settings.models_dir,
+        lambda: str(getattr(services.bot, "version", "")),
+        DriftGauges(services.metrics.registry),
+        is_oos=lambda intent: is_rejection_class(intent, names),
+    )
 
 
 async def _token_secret(secrets: Secrets, calls: CallStates) -> bytes:
@@ -188,11 +243,14 @@ def make_app(services: CallServices) -> Starlette:
         watcher = None
         if services.settings.reload_watch_seconds > 0:
             watcher = asyncio.ensure_future(watch_models(services))
+        drift = asyncio.ensure_future(services.drift.run()) if services.drift is not None else None
         try:
             yield
         finally:
             if watcher is not None:
                 watcher.cancel()
+            if drift is not None:
+                drift.cancel()
             services.stt_executor.shutdown(wait=False, cancel_futures=True)
             services.calllog.close()
             for closer in services.closers:

@@ -73,5 +73,7 @@ class CallServices:
     insecure_dev: bool = False  # skip signature validation (development only)
     live_calls: dict[str, CallSession] = field(default_factory=dict)
     draining: bool = False  # SIGTERM: /readyz fails, new streams are handed to other replicas
+    drift: Any = None  # drift.watch.DriftMonitor, run by the server's lifespan (drift.enabled)
     # Close functions of what build_services created (a bot passed in by the caller stays open).
     closers: list[Callable[[], None]] = field(default_factory=list)
+    console_app: Any = None  # the operator console's ASGI app, mounted at /console (console.app)

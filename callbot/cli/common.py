@@ -56,7 +56,7 @@ def print_json(data: Any) -> None:
     typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
 
-OWN_PACKAGES = ("callbot", "bot", "stt", "telephony", "data")
+OWN_PACKAGES = ("callbot", "bot", "stt", "telephony", "data", "drift")
 
 
 def quiet_own_logs(ctx: typer.Context | None = None) -> None:
@@ -65,9 +65,16 @@ def quiet_own_logs(ctx: typer.Context | None = None) -> None:
     output; warnings and errors still show. With `ctx` and `--verbose`, nothing changes."""
     if ctx is not None and getattr(ctx.find_root().obj, "verbose", False):
         return
-    logging.getLogger().setLevel(logging.WARNING)
+    root = logging.getLogger()  # never lowered: the libraries' loggers inherit its level (ERROR)
+    root.setLevel(max(root.level or logging.WARNING, logging.WARNING))
     for name in OWN_PACKAGES:
         logging.getLogger(name).setLevel(logging.WARNING)
+
+
+# Libraries whose warnings reached `callbot` output: TensorFlow's "triggered tf.function retracing" (Rasa
+# loads and runs several DIET models), absl's and Keras' notes on saved models, Rasa's own. Without
+# --verbose they log errors only, whatever a library set (Rasa sets its level from LOG_LEVEL).
+LIBRARY_LOGGERS = ("tensorflow", "absl", "keras", "h5py", "rasa", "py.warnings", "matplotlib", "numexpr")
 
 
 def _no_warning(*_args: object, **_kwargs: object) -> None:
@@ -95,7 +102,10 @@ def setup_logging(verbose: bool) -> None:
         warnings.filterwarnings("ignore")
         warnings.showwarning = _no_warning  # libraries that reset the filters on import stay quiet too
         os.environ.setdefault("TQDM_DISABLE", "1")  # read when tqdm is first imported (by Rasa, later)
-        os.environ.setdefault("LOG_LEVEL", "WARNING")  # Rasa's own level: it also turns its epoch bars off
+        os.environ.setdefault("LOG_LEVEL", "ERROR")  # Rasa's own level: it also turns its epoch bars off
+        os.environ.setdefault("LOG_LEVEL_LIBRARIES", "ERROR")  # what Rasa sets TensorFlow's logger to
+        for name in LIBRARY_LOGGERS:
+            logging.getLogger(name).setLevel(logging.ERROR)
     structlog.configure(
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG if verbose else logging.WARNING),

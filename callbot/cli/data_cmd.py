@@ -33,8 +33,9 @@ def build_cmd(
     quiet_own_logs(ctx)  # the tables below say what was built
     with user_errors(DataError):
         settings = DataSettings.from_config(config).with_inputs(qna, logs, out)
+        labels = _operator_labels(config)
         if as_json:
-            report = build(settings)
+            report = build(settings, operator_labels=labels)
             print_json(report.to_dict())
             return
         with Progress(
@@ -52,7 +53,7 @@ def build_cmd(
                     tasks[stage] = bar.add_task(stage, total=max(total, 1))
                 bar.update(tasks[stage], completed=done, total=max(total, 1))
 
-            report = build(settings, on_progress)
+            report = build(settings, on_progress, operator_labels=labels)
     for table in report.tables():
         console.print(table)
     if report.problems_total:
@@ -60,3 +61,20 @@ def build_cmd(
         for p in report.problems[:10]:
             console.print(f"  - {p['message']}", highlight=False)
     console.print(f"written to {settings.build_dir} (report: {settings.build_dir / 'report.json'})")
+
+
+def _operator_labels(config):  # noqa: ANN001, ANN202 - console is imported lazily
+    """The console's current labels from the call-log database (none when it has no labels table); those
+    of the last `console.holdout_days` are held out (the console compares models on them)."""
+    import time
+
+    from callbot.database import DatabaseError
+    from console.labels import labels_for_build
+    from console.settings import read_console_settings
+
+    settings = read_console_settings(config)
+    before = time.time() - settings.holdout_days * 86400 if settings.holdout_days else None
+    try:
+        return labels_for_build(settings.database_url, before)
+    except DatabaseError as exc:
+        raise DataError(f"operator labels: {exc}") from exc

@@ -53,9 +53,15 @@ def _register() -> None:
     from callbot.cli import replicas_cmd
 
     app.add_typer(replicas_cmd.app, name="replicas")
+    from callbot.cli import drift_cmd
+
+    app.add_typer(drift_cmd.app, name="drift")
     from callbot.cli import test_cmd
 
     app.add_typer(test_cmd.app, name="test")
+    from callbot.cli import console_cmd
+
+    app.add_typer(console_cmd.app, name="console")
 
 
 _register()

@@ -19,6 +19,9 @@ def train(
     ),
     force: bool = typer.Option(False, "--force", "-f", help="Retrain even unchanged models."),
     as_json: bool = typer.Option(False, "--json", help="Print the training report as JSON."),
+    candidate: bool = typer.Option(
+        False, "--candidate", help="Keep models/current: the new version waits for comparison and promotion."
+    ),
 ) -> None:
     """Train NLU/dialogue models from build/rasa/ into models/<version>/ and make it current.
 
@@ -47,7 +50,14 @@ def train(
         redirect = contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext()
         try:
             with redirect:
-                report = run_training(config, settings, only=domain or None, force=force, progress=progress)
+                report = run_training(
+                    config,
+                    settings,
+                    only=domain or None,
+                    force=force,
+                    progress=progress,
+                    activate=not candidate,
+                )
         except KeyboardInterrupt:
             fail("training interrupted; the previous models/current is unchanged", 130)
     if as_json:

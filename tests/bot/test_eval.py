@@ -153,6 +153,7 @@ def test_read_labelled_reads_tsv_and_names_missing_columns(tmp_path: Path) -> No
         read_labelled(bad)
 
 
+@pytest.mark.slow  # the whole command on trained models: `make test-slow`
 def test_eval_command_on_a_small_labelled_file(trained_nlu, tmp_path: Path) -> None:  # noqa: F811
     root, _ = trained_nlu
     labelled = tmp_path / "small.csv"

@@ -36,6 +36,16 @@ def test_first_training_writes_a_complete_current_version(trained_nlu) -> None: 
     assert 0.0 < th["router"] <= 0.95 and 0.0 < th["domain_default"] <= 0.95
     assert th["out_of_scope_intents"] == ["out_of_scope"]
     assert not [p for p in (root / "models").iterdir() if p.name.startswith(".tmp-")]
+    # the drift reference: the held-out split as these models read it, under the chosen thresholds
+    from bot.evaluate import read_labelled
+    from drift.reference import OOS, Reference
+
+    held_out = read_labelled(root / "build" / "test.csv")
+    reference = Reference.load(model_set.directory / "drift_reference.json")
+    assert reference.version == model_set.version and len(reference.true) == len(held_out)
+    in_scope = {i.intent for i in held_out if not i.intent.endswith(OOS)}
+    assert OOS in reference.labels and in_scope <= set(reference.labels)
+    assert 0.5 < (reference.true == reference.predicted).mean() <= 1.0
 
 
 def test_second_run_skips_unchanged_models_and_says_so(trained_nlu, tmp_path: Path) -> None:  # noqa: F811

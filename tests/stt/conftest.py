@@ -15,7 +15,17 @@ PHRASES = {
     "hello": "안녕하세요 예약하고 싶어요",
     "hours": "영업시간이 어떻게 되나요",
     "cancel": "주문 취소하고 싶어요",
+    "price": "메뉴 가격이 얼마인가요",
 }
+# The sentences of the static-graph domain model (`static_graph_model`): the clips' words and a few more.
+STATIC_GRAPH_TEXT = [
+    "내일 저녁 일곱 시에 다섯 명 예약하고 싶어요",
+    "내일 저녁 일곱 시에 다섯 명 예약하고 싶어요",
+    "영업시간이 어떻게 되나요",
+    "주차 가능한가요",
+    "배달 되나요",
+    "예약을 취소하고 싶어요",
+]
 
 
 def _espeak_wav(text: str, path: Path) -> Path:
@@ -52,3 +62,20 @@ def recognizer(stt_settings: SttSettings):
     rec = SpeechRecognizer.from_settings(stt_settings)
     yield rec
     rec.close()
+
+
+@pytest.fixture(scope="session")
+def static_graph_model(tmp_path_factory: pytest.TempPathFactory, stt_settings: SttSettings):
+    """A domain model with a static graph (graph/HCLG.fst, as `callbot train` builds it), loaded once.
+
+    Built from a few restaurant sentences on the bundled model (~15 s); skipped without OpenFst's tools.
+    """
+    from stt.engine import load_model
+    from stt.lm.build import build_domain_model
+    from stt.lm.model_path import find_bundled_model
+
+    if shutil.which("fstcompose") is None:
+        pytest.skip("libfst-tools is not installed (make installs it)")
+    folder = tmp_path_factory.mktemp("static-graph") / "static"
+    build_domain_model(find_bundled_model(), STATIC_GRAPH_TEXT, folder)
+    return load_model(folder, stt_settings)

@@ -19,15 +19,10 @@ from stt.lm.errors import LmError
 from stt.lm.model_path import find_bundled_model
 from stt.lm.static_graph import StaticGraphUnavailable, compile_static_graph, find_tools
 from stt.lm.vocab import read_fst_header
+from tests.stt.conftest import STATIC_GRAPH_TEXT
 
-TEXT = [
-    "내일 저녁 일곱 시에 다섯 명 예약하고 싶어요",
-    "내일 저녁 일곱 시에 다섯 명 예약하고 싶어요",
-    "영업시간이 어떻게 되나요",
-    "주차 가능한가요",
-    "배달 되나요",
-    "예약을 취소하고 싶어요",
-]
+TEXT = STATIC_GRAPH_TEXT
+pytestmark = pytest.mark.slow  # compiles decoding graphs with OpenFst: `make test-slow`
 SPOKEN = ["내일 저녁 일곱 시에 다섯 명 예약하고 싶어요", "영업시간이 어떻게 되나요", "배달 되나요"]
 
 
@@ -37,14 +32,12 @@ def base() -> Path:
 
 
 @pytest.fixture(scope="module")
-def built(base: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    if shutil.which("fstcompose") is None:
-        pytest.skip("libfst-tools is not installed (make installs it)")
+def built(base: Path, static_graph_model, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The session's static-graph model (tests/stt/conftest.py, built from TEXT) and a lookahead one."""
     root = tmp_path_factory.mktemp("graphs")
-    static = build_domain_model(base, TEXT, root / "static")
     lookahead = build_domain_model(base, TEXT, root / "lookahead", static_graph=False)
-    assert (static.graph, lookahead.graph) == ("static", "lookahead")
-    return {"static": root / "static", "lookahead": root / "lookahead"}
+    assert lookahead.graph == "lookahead" and static_graph_model.static_graph
+    return {"static": static_graph_model.source, "lookahead": root / "lookahead"}
 
 
 def _phone_pcm(speak, text: str, tmp_path: Path) -> bytes:  # noqa: ANN001

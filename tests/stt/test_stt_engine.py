@@ -152,26 +152,17 @@ def test_capacity_limit_and_release(recognizer: SpeechRecognizer) -> None:
         recognizer.stream(44100)
 
 
-def test_pool_runs_streams_concurrently_off_the_event_loop(recognizer: SpeechRecognizer, clips) -> None:
+def test_pool_runs_streams_concurrently_off_the_event_loop(
+    stt_settings, recognizer: SpeechRecognizer, clips
+) -> None:
     data = _padded(read_audio(clips["cancel"], 8000), 8000, 0.5, 1.0)
-
-    async def call(stream) -> list[Transcript]:
-        out: list[Transcript] = []
-        for i in range(0, len(data), 3200):
-            out.extend(await recognizer.pool.run(stream, data[i : i + 3200]))
-        last = await recognizer.pool.flush(stream)
-        return out + ([last] if last else [])
-
-    async def main() -> list[list[Transcript]]:
-        streams = [recognizer.stream(8000) for _ in range(2)]
-        try:
-            return await asyncio.gather(*(call(s) for s in streams))
-        finally:
-            for s in streams:
-                s.close()
-
-    results = asyncio.run(main())
-    finals = [[t.text for t in r if t.final] for r in results]
+    # New recognizers for both streams: on the bundled (lookahead) graph, a recognizer's words at the
+    # beam's edge depend on what it decoded before (docs/speech.md), and the session's recognizers differ.
+    own = SpeechRecognizer(stt_settings, recognizer.models)
+    try:
+        finals = _call_finals(own, [data, data])
+    finally:
+        own.close()
     assert finals[0] and finals[0] == finals[1]
 
 
@@ -203,3 +194,53 @@ def test_config_models_must_be_folders(tmp_path: Path) -> None:
     cfg.write_text("stt:\n  models:\n    8000: missing-model\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="stt.models.8000: model folder does not exist"):
         SpeechRecognizer.from_config(load_config(cfg))
+
+
+def _call_finals(recognizer: SpeechRecognizer, calls: list[bytes], chunk: int = 3200) -> list[list[str]]:
+    """Play `calls` at once through the decode pool in `chunk`-byte pieces; each call's final texts."""
+
+    async def call(stream, data: bytes) -> list[str]:
+        out: list[Transcript] = []
+        for i in range(0, len(data), chunk):
+            out.extend(await recognizer.pool.run(stream, data[i : i + chunk]))
+        last = await recognizer.pool.flush(stream)
+        return [t.text for t in [*out, last] if t is not None and t.final]
+
+    async def main() -> list[list[str]]:
+        streams = [recognizer.stream(8000) for _ in calls]
+        try:
+            return await asyncio.gather(*(call(s, d) for s, d in zip(streams, calls, strict=True)))
+        finally:
+            for s in streams:
+                s.close()
+
+    return asyncio.run(main())
+
+
+def test_callers_at_once_each_get_the_text_they_get_alone(stt_settings, static_graph_model, clips) -> None:
+    """A finished call's recognizer goes to the next call with nothing of its caller in it: two callers
+    talking at once, on the recognizers of two earlier callers whose last utterance Vosk ended itself
+    (it then kept their iVector and CMVN statistics), each get the words they get alone on a new one.
+    On a static graph (what `callbot train` builds) a recognizer has no other history (docs/speech.md)."""
+    clip = lambda name: _padded(read_audio(clips[name], 8000), 8000, 0.5, 2.0)  # noqa: E731
+    earlier, callers = [clip("hello"), clip("cancel")], [clip("hours"), clip("price")]
+    models = {8000: static_graph_model}
+    # The gate waits longer than Vosk's endpoint rules: Vosk ends each utterance itself.
+    settings = dataclasses.replace(stt_settings, vad=dataclasses.replace(stt_settings.vad, hangover_ms=1500))
+
+    alone = []
+    for data in callers:
+        own = SpeechRecognizer(settings, models)  # the loaded model, no recognizer of its own yet
+        try:
+            alone.extend(_call_finals(own, [data]))
+        finally:
+            own.close()
+    shared = SpeechRecognizer(settings, models)
+    try:
+        _call_finals(shared, earlier, chunk=len(earlier[0]) + len(earlier[1]))  # each in one piece
+        at_once = _call_finals(shared, callers)
+        assert len(shared._idle) == 2  # the callers were given the earlier callers' recognizers
+    finally:
+        shared.close()
+    assert alone[0] and alone[1] and alone[0] != alone[1]
+    assert at_once == alone

@@ -191,3 +191,4 @@ def test_readyz_reports_each_dependency_and_metrics_count_turns(fake_server) -> 
         assert 'callbot_turns_total{kind="greeting"} 1.0' in after
         assert 'callbot_calls_total{outcome="started"} 1.0' in after
         assert 'callbot_turn_stage_seconds_count{stage="first_audio"} 1.0' in after
+        assert "# HELP callbot_drift_intent_psi" in after  # the drift monitor's gauges (drift.watch)

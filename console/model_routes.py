@@ -1,0 +1,164 @@
+"""The console's Models page (admins): train a candidate, compare it with production, promote it
+behind the gate, roll back; and the jobs' progress. Routes for `console.app.create_console_app`."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from console import ConsoleError
+from console.auth import User
+from console.jobs import Jobs, run_commands
+from console.models import Comparison, compare, last_promotion, promote, rollback, versions
+
+if TYPE_CHECKING:
+    from console.app import ConsoleServices
+
+logger = logging.getLogger(__name__)
+Handler = Callable[[Request, User, dict[str, str]], Awaitable[Response]]
+
+
+def model_routes(
+    services: ConsoleServices,
+    render: Callable[..., Response],
+    guarded: Callable[..., Callable[[Request], Awaitable[Response]]],
+) -> list[Route]:
+    from console.app import _in_thread
+
+    async def models_page(request: Request, user: User, form: dict[str, str]) -> Response:
+        current, known = await _in_thread(versions, services.settings.models_dir)
+        comparison = _latest_comparison(services.jobs)
+        verdict = comparison.gate(services.settings.gate_max_drop_points) if comparison else []
+        return render(
+            request,
+            "models.html",
+            user=user,
+            current=current,
+            versions=known,
+            train_job=services.jobs.latest("train"),
+            compare_job=services.jobs.latest("compare"),
+            comparison=comparison,
+            verdict=verdict,
+            max_drop=services.settings.gate_max_drop_points,
+            last=await _in_thread(last_promotion, services.engine),
+            csrf=request.state.csrf,
+        )
+
+    async def models_train(request: Request, user: User, form: dict[str, str]) -> Response:
+        """Build the data (labels included) and train a candidate, in child processes."""
+        cli = [sys.executable, "-c", "from callbot.cli.main import app; app()"]
+        if services.settings.config_path is not None:
+            cli += ["--config", str(services.settings.config_path)]
+        commands = [cli + ["data", "build"], cli + ["train", "--candidate"]]
+        job = services.jobs.start("train", user.name, lambda job: run_commands(job, commands))
+        logger.info("console.train.started user=%s job=%d", user.name, job.id)
+        return _after_post(request, "/models", {"job": job.id})
+
+    async def models_compare(request: Request, user: User, form: dict[str, str]) -> Response:
+        current, known = await _in_thread(versions, services.settings.models_dir)
+        candidate = form.get("candidate") or (known[0] if known else "")
+        production = form.get("production") or current or ""
+        if not candidate or not production:
+            raise ConsoleError("no model versions to compare: train first")
+        settings = services.settings
+        extra = await _in_thread(_held_out, services)
+        job = services.jobs.start(
+            "compare",
+            user.name,
+            lambda job: compare(
+                settings.models_dir,
+                production,
+                candidate,
+                list(settings.eval_sets),
+                settings.common_domain,
+                services.agents,
+                extra,
+            ),
+        )
+        return _after_post(request, "/models", {"job": job.id})
+
+    async def models_promote(request: Request, user: User, form: dict[str, str]) -> Response:
+        comparison = _latest_comparison(services.jobs)
+        version = form.get("version", "")
+        if comparison is None or comparison.candidate != version:
+            return JSONResponse(
+                {"error": f"compare {version or 'the candidate'} with production first"}, status_code=409
+            )
+        current, _ = await _in_thread(versions, services.settings.models_dir)
+        if comparison.production != current:
+            return JSONResponse(
+                {"error": f"production changed to {current} since the comparison: compare again"},
+                status_code=409,
+            )
+        failures = comparison.gate(services.settings.gate_max_drop_points)
+        if failures:
+            return JSONResponse(
+                {"error": "the gate blocks this promotion", "failures": failures}, status_code=409
+            )
+        reloaded = await promote(
+            services.engine, services.settings.models_dir, version, user.name, services.reload_replicas
+        )
+        logger.info("console.promoted user=%s version=%s replicas=%d", user.name, version, len(reloaded))
+        return _after_post(
+            request, "/models", {"promoted": version}, {"version": version, "replicas": reloaded}
+        )
+
+    async def models_rollback(request: Request, user: User, form: dict[str, str]) -> Response:
+        reloaded = await rollback(
+            services.engine, services.settings.models_dir, user.name, services.reload_replicas
+        )
+        current, _ = await _in_thread(versions, services.settings.models_dir)
+        logger.info("console.rolled_back user=%s version=%s", user.name, current)
+        return _after_post(
+            request, "/models", {"rolled_back": current}, {"version": current, "replicas": reloaded}
+        )
+
+    async def job_status(request: Request, user: User, form: dict[str, str]) -> Response:
+        job = services.jobs.get(int(request.path_params["job_id"]))
+        return JSONResponse(job.to_dict())
+
+    return [
+        Route("/models", guarded(models_page, role="admin"), methods=["GET"]),
+        Route("/models/train", guarded(models_train, role="admin"), methods=["POST"]),
+        Route("/models/compare", guarded(models_compare, role="admin"), methods=["POST"]),
+        Route("/models/promote", guarded(models_promote, role="admin"), methods=["POST"]),
+        Route("/models/rollback", guarded(models_rollback, role="admin"), methods=["POST"]),
+        Route("/jobs/{job_id:int}", guarded(job_status, role="admin"), methods=["GET"]),
+    ]
+
+
+def _held_out(services: ConsoleServices) -> dict[str, list[Any]]:
+    """The operators' labels of the last `console.holdout_days` (kept out of `data build`) as an eval set."""
+    import time
+
+    from bot.evaluate import LabelledText
+    from console.labels import current_labels
+
+    days = services.settings.holdout_days
+    if not days:
+        return {}
+    labels = current_labels(services.engine, since=time.time() - days * 86400)
+    name = f"operator labels, last {days:g} days"
+    return {name: [LabelledText(lb["text"], lb["intent"], lb["domain"], "real", name) for lb in labels]}
+
+
+def _latest_comparison(jobs: Jobs) -> Comparison | None:
+    job = jobs.latest("compare")
+    return job.result if job is not None and job.state == "done" else None
+
+
+def _after_post(
+    request: Request, page: str, query: dict[str, Any], body: dict[str, Any] | None = None
+) -> Response:
+    """A form post goes back to the page; a script's request gets JSON."""
+    if "application/json" in request.headers.get("accept", ""):
+        return JSONResponse(body or query)
+    base = request.scope.get("root_path", "")
+    return RedirectResponse(f"{base}{page}?{urlencode(query)}", status_code=303)

@@ -1,0 +1,169 @@
+"""Train, compare, promote, roll back from the console, on the tiny real Rasa models of the bot tests:
+the same archives under three versions, one with thresholds that refuse nearly everything (worse)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from bot.models import read_current_version, write_manifest
+from console.jobs import Jobs, run_commands
+from tests.bot.runtime_models import VERSION, copy_version, link_models, train_tiny_models
+from tests.console.conftest import PASSWORD, login
+from tests.console.live import browser_page, chromium_missing, serve_console
+
+pytestmark = pytest.mark.slow
+EVAL = [
+    ("예약하고 싶어요", "reservation_book", "reservation"),
+    ("예약할게요", "reservation_book", "reservation"),
+    ("안녕하세요", "common_greet", "common"),
+    ("여보세요", "common_greet", "common"),
+    ("상담원 연결해 주세요", "common_agent", "common"),
+    ("다시 말해 주세요", "common_repeat", "common"),
+]
+
+
+def _model_cache(request) -> Path:
+    cache = getattr(request.config, "cache", None)
+    if cache is not None:
+        return Path(cache.mkdir("callbot-bot-runtime"))
+    return Path(tempfile.gettempdir()) / "callbot-bot-runtime"
+
+
+@pytest.fixture
+def models(request, services, tmp_path):
+    """models/ with v-tiny (production), v-same (its copy) and v-strict (refuses what is not certain)."""
+    models_dir = link_models(train_tiny_models(_model_cache(request)), tmp_path / "models")
+    for name in ("v-same", "v-strict"):
+        copy_version(models_dir, name)
+    manifest = json.loads((models_dir / "v-strict" / "manifest.json").read_text(encoding="utf-8"))
+    manifest["thresholds"] = {"router": 0.999, "domain_default": 0.999, "domains": {}}
+    write_manifest(models_dir / "v-strict", manifest)
+    (models_dir / "current").write_text(VERSION, encoding="utf-8")
+    eval_set = tmp_path / "eval.csv"
+    with eval_set.open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows([("text", "intent", "domain"), *EVAL])
+    reloads: list[str] = []
+
+    async def reload() -> list[dict]:
+        reloads.append(read_current_version(models_dir))
+        return [{"replica": "test", "version": reloads[-1]}]
+
+    settings = services.settings
+    services.settings = type(settings)(
+        **{**settings.__dict__, "models_dir": models_dir, "eval_sets": (eval_set,), "holdout_days": 7.0}
+    )
+    services.reload = reload
+    return models_dir, reloads
+
+
+def _wait(client, job_id: int) -> dict:
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        job = client.get(f"/console/jobs/{job_id}").json()
+        if job["state"] != "running":
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} still running")
+
+
+def _compare(client, csrf: str, candidate: str) -> dict:
+    r = client.post(
+        "/console/models/compare",
+        data={"candidate": candidate, "production": VERSION, "csrf": csrf},
+        headers={"accept": "application/json"},
+    )
+    assert r.status_code == 200, r.text
+    job = _wait(client, r.json()["job"])
+    assert job["state"] == "done", job
+    return job
+
+
+def test_a_failing_gate_blocks_promotion_a_passing_one_promotes_and_rollback_restores(
+    client, services, models
+):
+    models_dir, reloads = models
+    csrf = login(client, "admin")
+    assert client.get("/console/models").status_code == 200
+    client.cookies.clear()
+    login(client, "anna")
+    assert client.get("/console/models").status_code == 403
+    client.cookies.clear()
+    csrf = login(client, "admin")
+
+    # A label of today is held out: the comparison reads it as a set of its own.
+    r = client.post("/console/label", data={"turn_id": "3", "intent": "store_parking", "csrf": csrf})
+    assert r.status_code == 200, r.text
+    # The strict candidate refuses the eval set: the comparison shows the drop and the gate blocks it.
+    _compare(client, csrf, "v-strict")
+    page = client.get("/console/models").text
+    assert "operator labels, last 7 days</td><td>1</td>" in page
+    assert "v-strict vs v-tiny" in page and "The gate blocks this promotion" in page
+    assert "eval.csv: accuracy 100.0% -&gt; " in page
+    assert "예약하고 싶어요" in page.split("Answers that flipped")[1]  # flipped to out_of_scope
+    r = client.post("/console/models/promote", data={"version": "v-strict", "csrf": csrf})
+    assert r.status_code == 409 and r.json()["failures"]
+    assert read_current_version(models_dir) == VERSION and reloads == []
+
+    # The same models under a new version: nothing drops, the gate passes, promotion reloads. The
+    # archives are the same files: nothing was loaded again.
+    loads = services.agents.loads
+    _compare(client, csrf, "v-same")
+    assert services.agents.loads == loads
+    assert "The gate passes" in client.get("/console/models").text
+    if chromium_missing():  # the same two clicks over HTTP
+        r = client.post("/console/models/promote", data={"version": "v-same", "csrf": csrf})
+        assert r.status_code == 303
+        assert read_current_version(models_dir) == "v-same" and reloads == ["v-same"]
+        r = client.post(
+            "/console/models/rollback", data={"csrf": csrf}, headers={"accept": "application/json"}
+        )
+        assert r.status_code == 200 and r.json()["version"] == VERSION
+    else:
+        _promote_and_roll_back_in_the_browser(services, models_dir, reloads)
+    assert read_current_version(models_dir) == VERSION and reloads == ["v-same", VERSION]
+    r = client.post("/console/models/rollback", data={"csrf": csrf}, headers={"accept": "application/json"})
+    assert r.status_code == 400 and "nothing to roll back" in r.json()["error"]
+
+
+def _promote_and_roll_back_in_the_browser(services, models_dir, reloads) -> None:
+    """The admin's two clicks on the Models page (Debian's chromium), with its screenshot for the docs."""
+    from tests.console.test_console_browser import _shot
+
+    with serve_console(services) as base, browser_page(height=900) as page:
+        page.goto(base + "/models")
+        page.fill("input[name=name]", "admin")
+        page.fill("input[name=password]", PASSWORD)
+        page.keyboard.press("Enter")
+        page.wait_for_selector("h3#comparison")
+        _shot(page, "console-models.png")
+        page.click("text=Promote v-same")
+        page.wait_for_selector("#current:has-text('v-same')")
+        assert read_current_version(models_dir) == "v-same" and reloads == ["v-same"]
+        page.click(f"text=Roll back to {VERSION}")
+        page.wait_for_selector(f"#current:has-text('{VERSION}')")
+
+
+def test_a_training_job_runs_the_real_commands_and_reports_progress(company):
+    jobs = Jobs()
+    cli = [sys.executable, "-c", "from callbot.cli.main import app; app()", "--config", str(company)]
+    job = jobs.start(
+        "train",
+        "admin",
+        lambda j: run_commands(j, [cli + ["data", "build"], cli + ["train", "--domain", "nope"]]),
+    )
+    with pytest.raises(Exception, match="already running"):
+        jobs.start("train", "anna", lambda j: None)
+    deadline = time.monotonic() + 120
+    while job.state == "running" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert job.state == "failed"
+    text = "\n".join(job.lines)
+    assert "data build" in text and "store_parking" in text  # the build's table went by
+    assert "unknown model name(s) nope" in job.error or "unknown model name(s) nope" in text
