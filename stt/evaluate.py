@@ -162,11 +162,14 @@ def evaluate(
     recognizer: SpeechRecognizer,
     *,
     telephone: bool = False,
-    intent_fn: Callable[[str], str] | None = None,
+    intent_fn: Callable[..., str] | None = None,
     intent_note: str = "",
     progress: Callable[[ClipResult], None] | None = None,
 ) -> EvalReport:
     """Decode every clip (through the 8 kHz mu-law phone path when `telephone`) and score it.
+
+    `intent_fn(text)` labels what each pass heard; the final text of a clip the second pass read with
+    n-best is labelled `intent_fn(text, alternatives)`, as a call's turn would be read.
 
     A clip that cannot be read gets its error recorded and is left out of the figures; the rest go on.
     """
@@ -195,7 +198,10 @@ def evaluate(
             _score(clip)
             if intent_fn is not None and row.intent is not None:
                 for name, text in _pass_texts(clip, recognizer).items():
-                    clip.predicted[name] = intent_fn(text)
+                    if name == "final" and decoded.alternatives:  # as a call's turn: with the n-best
+                        clip.predicted[name] = intent_fn(text, decoded.alternatives)
+                    else:
+                        clip.predicted[name] = intent_fn(text)
                 clip.predicted_intent = clip.predicted["final"]
         clips.append(clip)
         if progress is not None:

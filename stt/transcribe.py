@@ -48,6 +48,9 @@ class Decoded:
     second_seconds: float = 0.0
     outcomes: tuple[str, ...] = ()  # per utterance: used, rejected:<guard>, ... (stt.second_pass.pool)
     sources: tuple[str, ...] = ()  # per utterance: whisper or vosk
+    # The second pass's n-best of a clip that is one utterance read by it (what a call's turn hands the
+    # bot with the text: `Choice.alternatives`); () otherwise.
+    alternatives: tuple[tuple[str, float], ...] = ()
 
 
 def decode_pcm(
@@ -105,6 +108,7 @@ def decode_pcm(
         second_seconds=second_seconds,
         outcomes=tuple(c.outcome for c in choices),
         sources=tuple(c.source for c in choices),
+        alternatives=spoken[0].alternatives if len(spoken) == 1 else (),
     )
 
 

@@ -91,6 +91,9 @@ turns_table = sa.Table(
     sa.Column("second_outcome", sa.String(40)),
     sa.Column("second_ms", sa.Float),  # the second pass's reading
     sa.Column("second_wait_ms", sa.Float),  # the turn waiting for it after Vosk's final
+    # The second pass's n-best (stt.second_pass.n_best), used or not: JSON [[text, posterior], ...], best
+    # first (the first is second_text); NULL without n-best.
+    sa.Column("second_alternatives", sa.Text),
     sa.Column("audio_path", sa.Text),
     sa.Column("pii", sa.String(200)),  # what was masked, e.g. "PHONE:1"
     # How the bot read a text turn (callbot.events.Understanding): the model version that answered, what
@@ -136,6 +139,7 @@ class TurnRecord:
     second_outcome: str | None = None
     second_ms: float | None = None
     second_wait_ms: float | None = None
+    second_alternatives: str | None = None
     bot_version: str | None = None
     outcome: str | None = None
     router_domain: str | None = None
@@ -143,6 +147,28 @@ class TurnRecord:
     ranking: str | None = None
     parsed_text: str | None = None
     confirm: str | None = None
+
+
+def alternatives_json(alternatives: tuple[tuple[str, float], ...]) -> str | None:
+    """The `second_alternatives` column: [[text, posterior], ...] as JSON; None for no n-best."""
+    if not alternatives:
+        return None
+    return json.dumps([[text, p] for text, p in alternatives], ensure_ascii=False)
+
+
+def _masked_alternatives(value: str) -> str:
+    """`second_alternatives` with each text PII-masked like the caller's text it repeats."""
+    try:
+        items = json.loads(value)
+    except ValueError:
+        return mask_pii(value)[0]  # not ours: stored masked as text, nothing lost
+    if not isinstance(items, list):
+        return mask_pii(value)[0]
+    masked = [
+        [mask_pii(i[0])[0], *i[1:]] if isinstance(i, list) and i and isinstance(i[0], str) else i
+        for i in items
+    ]
+    return json.dumps(masked, ensure_ascii=False)
 
 
 def understanding_fields(understanding: Understanding | None) -> dict[str, Any]:
@@ -245,6 +271,8 @@ class CallLog:
                 if key in ("caller_text", "reply"):  # the other two repeat what the caller said
                     for kind, n in found.items():
                         counts[kind] = counts.get(kind, 0) + n
+        if row.get("second_alternatives"):
+            row["second_alternatives"] = _masked_alternatives(row["second_alternatives"])
         row["pii"] = ",".join(f"{k}:{v}" for k, v in sorted(counts.items())) or None
         t = turns_table.c
         same = sa.and_(
@@ -261,6 +289,8 @@ class CallLog:
         for key in ("vosk_text", "second_text", "parsed_text"):
             if values.get(key):
                 values[key], _ = mask_pii(values[key])
+        if values.get("second_alternatives"):
+            values["second_alternatives"] = _masked_alternatives(values["second_alternatives"])
         with self.engine.begin() as db:
             db.execute(
                 turns_table.update()

@@ -39,7 +39,7 @@ from stt.second_pass.pool import LATE, OFF, USED, Choice, choose
 from telephony import TelephonyError, protocol
 from telephony.call_state import CallProgress
 from telephony.caller_audio import CallerAudio
-from telephony.calllog import TurnRecord, understanding_fields
+from telephony.calllog import TurnRecord, alternatives_json, understanding_fields
 from telephony.decoding import EndedUtterance
 from telephony.playback import Playback, after_first_piece
 from telephony.services import CallServices, RecognitionStreamLike
@@ -377,7 +377,7 @@ class CallSession:
         return CallerTurn(
             text,
             choice.confidence,
-            vosk.alternatives if vosk is not None and choice.source == "vosk" else (),
+            choice.alternatives if choice.source != "vosk" else vosk.alternatives if vosk is not None else (),
             now,
             None,
             utterance.pcm,
@@ -666,6 +666,7 @@ def _second_pass_fields(turn: CallerTurn) -> dict[str, Any]:
         "second_text": choice.second_text,
         "second_ms": choice.second_ms,
         "second_wait_ms": turn.second_wait_ms,
+        "second_alternatives": alternatives_json(choice.second_alternatives),
     }
 
 

@@ -234,7 +234,7 @@ class _AudioReader:
             self._recognizer = SpeechRecognizer.from_config(self.config)
         rate = file_rate(self._recognizer)
         self.last = decode_pcm(self._recognizer, read_audio(path, rate), rate)
-        return UserText(self.last.text, self.last.confidence)
+        return UserText(self.last.text, self.last.confidence, self.last.alternatives)
 
     async def __call__(self, path: Path) -> UserText:
         return await asyncio.to_thread(self._recognize, path)

@@ -36,9 +36,10 @@ def _recognizer(config: Config, model: Path | None, second_pass: bool = True):  
     return SpeechRecognizer.from_settings(settings)
 
 
-def _bot_intent_fn(config: Config) -> tuple[Callable[[str], str] | None, str]:
-    """The trained bot's reading of a text as a call's first turn (`Bot.handle`: router, domain model,
-    the rejection rule, misheard words read again, the confirmation band), or None and why: the
+def _bot_intent_fn(config: Config) -> tuple[Callable[..., str] | None, str]:
+    """The trained bot's reading of a text (with the recognizer's n-best, if given) as a call's first
+    turn (`Bot.handle`: router, domain model, the rejection rule, misheard words and other hypotheses
+    read again, the confirmation band), or None and why: the
     intent answered, `out_of_scope` for a refusal or a turn not understood, and `<intent>?` when the
     bot asked whether the caller meant that intent (stt.evaluate counts it as that intent: the
     caller's yes gets it). Loading Rasa is slow, so this only runs for manifests with intents."""
@@ -57,10 +58,10 @@ def _bot_intent_fn(config: Config) -> tuple[Callable[[str], str] | None, str]:
         )
     counter = iter(range(1_000_000_000))
 
-    async def read(text: str) -> str:
+    async def read(text: str, alternatives: tuple[tuple[str, float], ...]) -> str:
         session = bot.new_session(f"stt-eval-{next(counter)}")
         try:
-            reply = await bot.handle(session, UserText(text))
+            reply = await bot.handle(session, UserText(text, alternatives=alternatives))
         finally:
             await bot.end_session(session)
         outcome = reply.understanding.outcome if reply.understanding is not None else None
@@ -70,8 +71,8 @@ def _bot_intent_fn(config: Config) -> tuple[Callable[[str], str] | None, str]:
             return OOS_LABEL if bot.loaded.thresholds.is_out_of_scope(reply.intent) else reply.intent
         return OOS_LABEL
 
-    def intent_of(text: str) -> str:
-        return loop.run_until_complete(read(text)) if text.strip() else OOS_LABEL
+    def intent_of(text: str, alternatives: tuple[tuple[str, float], ...] = ()) -> str:
+        return loop.run_until_complete(read(text, alternatives)) if text.strip() else OOS_LABEL
 
     return intent_of, ""
 

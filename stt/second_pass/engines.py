@@ -30,6 +30,9 @@ class Reading:
     rejected: str | None  # the guard that fired ("no_speech", "repeats", ...), None when usable
     seconds: float  # time spent reading (features + encoder + decoder)
     audio_seconds: float
+    # n-best (`stt.second_pass.n_best` > 1): (text, posterior) of each distinct hypothesis that passes the
+    # guards, `text` first, as in `callbot.events.Transcript.alternatives`; () without n-best.
+    alternatives: tuple[tuple[str, float], ...] = ()
 
 
 class SecondPassEngine(ABC):
@@ -75,6 +78,7 @@ class WhisperEngine(SecondPassEngine):
             workers=settings.workers,
             window_seconds=settings.window_seconds,
             language=settings.language,
+            n_best=settings.n_best,
         )
         return cls(WhisperDecoder(folder, options), settings)
 
@@ -102,7 +106,23 @@ class WhisperEngine(SecondPassEngine):
             rejected=rejected,
             seconds=hyp.decode_seconds,
             audio_seconds=hyp.audio_seconds,
+            alternatives=self._alternatives(hyp),
         )
+
+    def _alternatives(self, hyp) -> tuple[tuple[str, float], ...]:  # noqa: ANN001 - Hypothesis
+        """The n-best list: the best hypothesis, then each other one the guards let through (a hypothesis
+        Whisper made up is no more the caller's words as a second guess than as the first)."""
+        if self.settings.n_best <= 1:
+            return ()
+        kept = [(hyp.text, hyp.posterior)]
+        for other in hyp.others:
+            if (reason := judge(other, self.settings.guards)) is None:
+                kept.append((other.text, other.posterior))
+            else:
+                logger.debug(
+                    "stt.second_pass.alternative_rejected reason=%s text=%r", reason, other.text[:80]
+                )
+        return tuple(kept)
 
 
 # name -> engine class; `none` is the absence of a second pass (stt.second_pass.settings.ENGINE_NAMES).

@@ -80,6 +80,13 @@ class Choice:
     second_text: str | None = None  # the second pass's text, used or not
     second_ms: float | None = None  # how long the reading took
     vosk_text: str = ""  # the streaming pass's text, used or not
+    # n-best of the second pass, used or not: (text, posterior), best first (`Reading.alternatives`)
+    second_alternatives: tuple[tuple[str, float], ...] = ()
+
+    @property
+    def alternatives(self) -> tuple[tuple[str, float], ...]:
+        """The second pass's n-best when its text is the turn's (the bot may re-read the turn with them)."""
+        return self.second_alternatives if self.source != "vosk" else ()
 
 
 def choose(
@@ -88,10 +95,13 @@ def choose(
     """Whisper's text when its reading passed the guards; else Vosk's (doubted after a rejection)."""
     second_text = reading.text if reading is not None else None
     second_ms = round(reading.seconds * 1000, 1) if reading is not None else None
+    alternatives = reading.alternatives if reading is not None else ()
     if reading is not None and outcome == USED:
-        return Choice(reading.text, reading.confidence, engine, outcome, second_text, second_ms, vosk_text)
+        return Choice(
+            reading.text, reading.confidence, engine, outcome, second_text, second_ms, vosk_text, alternatives
+        )
     confidence = min(vosk_confidence, LOW_CONFIDENCE) if outcome.startswith("rejected") else vosk_confidence
-    return Choice(vosk_text, confidence, "vosk", outcome, second_text, second_ms, vosk_text)
+    return Choice(vosk_text, confidence, "vosk", outcome, second_text, second_ms, vosk_text, alternatives)
 
 
 class SecondPass:

@@ -7,6 +7,7 @@ stt:
     device: cpu              # cpu | cuda | auto
     compute_type: int8
     beam_size: 1
+    n_best: 3                # hypotheses kept for the bot (beams: max(beam_size, n_best)); 1 = off
     threads: 1               # threads per utterance
     workers: 2               # utterances read at once (the pool is bounded: no queue)
     window_seconds: 10
@@ -71,6 +72,9 @@ class SecondPassSettings:
     device: str = "cpu"
     compute_type: str = "int8"
     beam_size: int = 1
+    # Hypotheses handed on with the text (Reading.alternatives -> UserText.alternatives): the bot re-reads
+    # a refused or unsure turn with them. Beam search runs with max(beam_size, n_best) beams; 1 = off.
+    n_best: int = 3
     threads: int = 1
     workers: int = 2
     window_seconds: float = 10.0
@@ -132,6 +136,7 @@ def read_second_pass(r: SectionReader, cache_dir: Path) -> SecondPassSettings:
         device=r.str(k + "device", d.device, choices=DEVICES),
         compute_type=r.str(k + "compute_type", d.compute_type),
         beam_size=r.int(k + "beam_size", d.beam_size, min=1, max=10),
+        n_best=r.int(k + "n_best", d.n_best, min=1, max=10),
         threads=r.int(k + "threads", d.threads, min=1, max=64),
         workers=r.int(k + "workers", d.workers, min=1, max=64),
         window_seconds=r.float(k + "window_seconds", d.window_seconds, min=5.0, max=30.0),

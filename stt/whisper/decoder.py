@@ -1,4 +1,5 @@
-"""Whisper through CTranslate2: one finished utterance (16 kHz float audio) -> a scored hypothesis.
+"""Whisper through CTranslate2: one finished utterance (16 kHz float audio) -> a scored hypothesis,
+and with `n_best` > 1 the beam's other hypotheses, each with its posterior over the listed ones.
 
 The encoder's cost is the window, not the speech: Whisper pads everything to 30 s, which costs about
 1 s of CPU per utterance here. Padding to a fixed 10 s window costs a third of that at the same error
@@ -9,7 +10,9 @@ Encoding and decoding are two calls, so a speculative job that is no longer want
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import math
 import time
 import zlib
 from collections.abc import Callable
@@ -37,6 +40,7 @@ class WhisperOptions:
     window_seconds: float = 10.0
     language: str = "ko"
     tokens_per_second: float = 15.0  # decoding stops after this many tokens per second of audio (+8)
+    n_best: int = 1  # hypotheses returned (beam search runs with max(beam_size, n_best) beams)
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,18 @@ class Hypothesis:
     compression_ratio: float  # bytes of text / bytes of its zlib compression: loops compress well
     audio_seconds: float
     decode_seconds: float
+    posterior: float = 1.0  # its share of the probability of the hypotheses listed (n-best), else 1
+    others: tuple[Hypothesis, ...] = ()  # n-best: the decoder's other hypotheses, distinct texts, in order
+
+
+def posteriors(total_logprobs: list[float]) -> list[float]:
+    """Summed log-probabilities of the listed hypotheses -> their shares of the listed probability mass."""
+    if not total_logprobs:
+        return []
+    top = max(total_logprobs)
+    weights = [math.exp(s - top) for s in total_logprobs]
+    total = sum(weights)
+    return [w / total for w in weights]
 
 
 def compression_ratio(text: str) -> float:
@@ -137,28 +153,52 @@ class WhisperDecoder:
             return None
         prompt_ids = self.prompt_tokens(prompt)
         budget = int(8 + self.options.tokens_per_second * seconds)
+        n_best = max(1, self.options.n_best)
         result = self.model.generate(
             encoded,
             [prompt_ids],
-            beam_size=self.options.beam_size,
+            beam_size=max(self.options.beam_size, n_best),
+            num_hypotheses=n_best,
             max_length=min(MAX_TOKENS, len(prompt_ids) + budget),
             return_scores=True,
             return_no_speech_prob=True,
             suppress_blank=True,
             suppress_tokens=[-1],
         )[0]
-        ids = [i for i in result.sequences_ids[0] if i < self._eot]
-        text = self.tokenizer.decode(ids).strip()
-        score = float(result.scores[0]) if result.scores else 0.0
-        # CTranslate2's score is the summed log-probability divided by the length (length_penalty 1);
-        # like OpenAI's decoder, average over the tokens plus the end of text.
-        avg_logprob = score * len(ids) / (len(ids) + 1) if ids else score
-        return Hypothesis(
-            text=text,
-            tokens=len(ids),
-            avg_logprob=avg_logprob,
-            no_speech_prob=float(result.no_speech_prob),
-            compression_ratio=compression_ratio(text),
-            audio_seconds=seconds,
-            decode_seconds=time.perf_counter() - started,
-        )
+        no_speech = float(result.no_speech_prob)
+        decoded = []  # (text, tokens, avg_logprob, summed log-probability), the decoder's order
+        for n, sequence in enumerate(result.sequences_ids):
+            ids = [i for i in sequence if i < self._eot]
+            score = float(result.scores[n]) if n < len(result.scores) else 0.0
+            # CTranslate2's score is the summed log-probability divided by the length (length_penalty 1);
+            # like OpenAI's decoder, average over the tokens plus the end of text.
+            avg_logprob = score * len(ids) / (len(ids) + 1) if ids else score
+            decoded.append(
+                (self.tokenizer.decode(ids).strip(), len(ids), avg_logprob, score * max(len(ids), 1))
+            )
+        shares = posteriors([total for *_, total in decoded])
+        # One text reached by several token sequences is one hypothesis: it keeps its first place and
+        # scores, and the probability of every sequence that spells it.
+        merged: dict[str, list] = {}
+        for (text, tokens, avg_logprob, _total), share in zip(decoded, shares, strict=True):
+            if text in merged:
+                merged[text][3] += share
+            else:
+                merged[text] = [text, tokens, avg_logprob, share]
+        elapsed = time.perf_counter() - started
+        if not merged:  # (CTranslate2 returns num_hypotheses sequences; this is only a safe floor)
+            merged[""] = ["", 0, 0.0, 1.0]
+        hyps = [
+            Hypothesis(
+                text=text,
+                tokens=tokens,
+                avg_logprob=avg_logprob,
+                no_speech_prob=no_speech,
+                compression_ratio=compression_ratio(text),
+                audio_seconds=seconds,
+                decode_seconds=elapsed,
+                posterior=round(share, 4) if n_best > 1 else 1.0,
+            )
+            for text, tokens, avg_logprob, share in merged.values()
+        ]
+        return dataclasses.replace(hyps[0], others=tuple(hyps[1:]))

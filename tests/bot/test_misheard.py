@@ -47,6 +47,21 @@ def test_a_misheard_business_word_is_read_as_the_word_and_answered(tiny):
     assert read.outcome is TurnOutcome.ACCEPTED and read.text == "영업시간 궁금해"  # beside what was heard
 
 
+def test_the_recognizers_other_hypotheses_are_read_again_past_its_own_text(tiny):
+    bot, _ = tiny
+    assert bot.confirm.alternatives == 2
+    heard = (
+        ("오늘 날씨 좋네요", 0.5),
+        ("오늘 날씨 좋네", 0.3),
+        ("영업시간 궁금해", 0.2),
+    )  # its own text first
+    (refused,) = talk(bot, bot.new_session("mis-nbest-1"), UserText(heard[0][0], 0.5, heard[:2]))
+    assert refused.understanding.outcome is TurnOutcome.REFUSED
+    (hours,) = talk(bot, bot.new_session("mis-nbest-3"), UserText(heard[0][0], 0.5, heard))
+    assert hours.text == "영업시간은 오전 11시부터 오후 10시까지입니다."
+    assert hours.understanding.text == "영업시간 궁금해"
+
+
 def test_unsure_turns_are_asked_about_and_yes_answers_them(tiny, monkeypatch):
     bot, _ = tiny
     always_ask(bot, monkeypatch)

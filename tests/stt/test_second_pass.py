@@ -11,14 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stt.audio import PHONE_RATE, from_telephone, read_audio, to_telephone
+from stt.audio import PHONE_RATE, from_telephone, read_audio, resample_float, to_telephone
 from stt.config import VadSettings
 from stt.second_pass.guards import judge, longest_repeat, spoken_chars
 from stt.second_pass.pool import BUSY, LATE, LOW_CONFIDENCE, USED, choose
 from stt.second_pass.settings import GuardSettings
 from stt.second_pass.utterances import UtteranceReader
 from stt.vad import EnergyGate, SpeechAudio, SpeechEnd, SpeechPause, SpeechResume
-from stt.whisper.decoder import Hypothesis
+from stt.whisper.decoder import Hypothesis, posteriors
 
 pytestmark = pytest.mark.slow
 RNG_SEED = 7
@@ -71,6 +71,66 @@ def test_choice_prefers_a_guarded_reading_and_doubts_vosk_after_a_rejection() ->
     assert rejected.second_text == "시청해 주셔서 감사합니다"
     late = choose("두 면 이유", 0.7, None, LATE, "whisper")
     assert (late.text, late.confidence, late.outcome, late.second_text) == ("두 면 이유", 0.7, LATE, None)
+
+
+def test_the_n_best_goes_with_the_second_pass_text_and_is_kept_when_vosk_is_used() -> None:
+    from stt.second_pass.engines import Reading
+
+    heard = (("두 명이요", 0.7), ("두 면이요", 0.3))
+    used = choose("두 면 이유", 0.7, Reading("두 명이요", 0.8, None, 0.2, 1.0, heard), USED, "whisper")
+    assert used.alternatives == used.second_alternatives == heard
+    late_vosk = choose(
+        "두 면 이유",
+        0.7,
+        Reading("두 명이요", 0.8, "too_fast", 0.2, 1.0, heard),
+        "rejected:too_fast",
+        "whisper",
+    )
+    assert (
+        late_vosk.source == "vosk" and late_vosk.alternatives == () and late_vosk.second_alternatives == heard
+    )
+
+
+# -- n-best: posteriors, guards on every hypothesis -----------------------------------------------------
+
+
+def test_posteriors_share_the_listed_probability_in_order() -> None:
+    shares = posteriors([-3.0, -3.7, -6.0])
+    assert abs(sum(shares) - 1) < 1e-9 and shares[0] > shares[1] > shares[2] > 0
+    assert posteriors([-1.0]) == [1.0] and posteriors([]) == []
+
+
+class _Decoder:
+    """A decoder that heard `hyp` (the guards' input, as the real decoder returns it)."""
+
+    def __init__(self, hyp: Hypothesis) -> None:
+        self.hyp = hyp
+
+    def transcribe(self, audio, prompt="", cancelled=None):  # noqa: ANN001, ANN201
+        return self.hyp
+
+
+def test_every_alternative_passes_the_guards_or_is_dropped() -> None:
+    from dataclasses import replace
+
+    from stt.second_pass.engines import WhisperEngine
+    from stt.second_pass.settings import SecondPassSettings
+
+    heard = replace(
+        _hyp("두 명 예약이요"),
+        posterior=0.5,
+        others=(
+            replace(_hyp("시청해 주셔서 감사합니다"), posterior=0.3),
+            replace(_hyp("두 명 예약 이요"), posterior=0.15),
+            replace(_hyp(" "), posterior=0.05),
+        ),
+    )
+    silence = bytes(32000)
+    reading = WhisperEngine(_Decoder(heard), SecondPassSettings(n_best=4)).read(silence, 16000)
+    assert reading.text == "두 명 예약이요" and reading.rejected is None
+    assert reading.alternatives == (("두 명 예약이요", 0.5), ("두 명 예약 이요", 0.15))
+    off = WhisperEngine(_Decoder(_hyp("두 명 예약이요")), SecondPassSettings(n_best=1)).read(silence, 16000)
+    assert off.alternatives == ()
 
 
 # -- real audio through the real bundled model ------------------------------------------------------
@@ -150,6 +210,24 @@ def test_whisper_reads_spoken_korean_and_it_passes_the_guards(whisper, speak, tm
 
 
 # -- the pool: bounded, no queue ---------------------------------------------------------------------
+
+
+def test_whisper_n_best_lists_distinct_hypotheses_with_posteriors_best_first(
+    whisper_with, speak, tmp_path: Path
+) -> None:
+    pcm = _phone(read_audio(speak("영업시간 알려주세요", tmp_path / "hours.wav"), 16000))
+    audio = resample_float(np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0, PHONE_RATE, 16000)
+    nbest, single = whisper_with(n_best=3), whisper_with(n_best=1, beam_size=3)
+    best = nbest.engine.decoder.transcribe(audio.astype(np.float32))
+    hyps = [best, *best.others]
+    assert 2 <= len(hyps) <= 3 and len({h.text for h in hyps}) == len(hyps), hyps
+    assert abs(sum(h.posterior for h in hyps) - 1) < 0.01 and all(0 < h.posterior <= 1 for h in hyps)
+    # The first is the beam's best: the text the same beam gives without n-best.
+    alone = single.engine.decoder.transcribe(audio.astype(np.float32))
+    assert alone.text == best.text and alone.others == () and alone.posterior == 1.0
+    reading = nbest.engine.read(pcm, PHONE_RATE)
+    assert reading.text == best.text and reading.alternatives[0] == (best.text, best.posterior)
+    assert single.engine.read(pcm, PHONE_RATE).alternatives == ()
 
 
 def test_a_full_pool_refuses_at_once_and_a_late_reading_is_not_waited_for(whisper_with) -> None:
@@ -238,13 +316,17 @@ def test_eval_and_drafts_report_each_pass(recognizer, whisper, speak, tmp_path: 
     two_pass = SpeechRecognizer(recognizer.settings, recognizer.models, whisper)
     speak("네", tmp_path / "yes.wav")
     (tmp_path / "m.tsv").write_text("path\ttext\tintent\nyes.wav\t네\tcommon_affirm\n", encoding="utf-8")
-    report = evaluate(
-        read_manifest(tmp_path / "m.tsv"),
-        two_pass,
-        telephone=True,
-        intent_fn=lambda t: "common_affirm" if "네" in t else "x",
-    )
+    given = []
+
+    def intent_fn(text: str, alternatives: tuple = ()) -> str:
+        given.append(alternatives)
+        return "common_affirm" if "네" in text else "x"
+
+    report = evaluate(read_manifest(tmp_path / "m.tsv"), two_pass, telephone=True, intent_fn=intent_fn)
     clip = report.clips[0]
+    # The final text is read with Whisper's n-best (the shipped n_best), as a call's turn is; the passes alone without.
+    assert whisper.settings.n_best > 1 and given[-1] and given[-1][0][0] == clip.hypothesis
+    assert given[:-1] == [(), ()]
     assert set(report.passes) == {"vosk", "whisper", "final"}
     assert clip.sources == "whisper" and clip.outcomes == "used" and clip.hypothesis == clip.second_hypothesis
     assert report.passes["whisper"].cer == report.passes["final"].cer == 0.0

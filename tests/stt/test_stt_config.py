@@ -8,6 +8,7 @@ import yaml
 from callbot.config import ConfigError, load_config
 from stt.config import SttSettings, read_stt_settings
 from stt.models import bundled_model_path, derived_model, model_rate
+from stt.second_pass.settings import SecondPassSettings
 
 
 def _config(tmp_path: Path, stt: dict) -> Path:
@@ -104,6 +105,9 @@ def test_second_pass_defaults_and_project_file(tmp_path: Path) -> None:
     assert "시청해 주셔서 감사합니다" in s.guards.phrases
     shipped = read_stt_settings(load_config(Path(__file__).parents[2] / "callbot.yml")).second_pass
     assert shipped.engine == "whisper" and shipped.deadline_ms == 150 and shipped.window_seconds == 10.0
+    assert shipped.n_best == s.n_best == SecondPassSettings().n_best  # callbot.yml says what the code does
+    one = read_stt_settings(load_config(_config(tmp_path, {"second_pass": {"n_best": 1}}))).second_pass
+    assert one.n_best == 1
     off = read_stt_settings(load_config(_config(tmp_path, {"second_pass": {"engine": "none"}}))).second_pass
     assert not off.enabled
     (tmp_path / "my-whisper").mkdir()
@@ -130,6 +134,7 @@ def test_every_bad_second_pass_key_is_reported_at_once(tmp_path: Path) -> None:
             "engine": "deepspeech",
             "device": "tpu",
             "beam_size": 0,
+            "n_best": 0,
             "workers": 0,
             "window_seconds": 2,
             "deadline_ms": -5,
@@ -143,7 +148,7 @@ def test_every_bad_second_pass_key_is_reported_at_once(tmp_path: Path) -> None:
     message = str(err.value)
     for key in (
         "stt.second_pass.engine", "stt.second_pass.device", "stt.second_pass.beam_size",
-        "stt.second_pass.workers", "stt.second_pass.window_seconds", "stt.second_pass.deadline_ms",
+        "stt.second_pass.n_best", "stt.second_pass.workers", "stt.second_pass.window_seconds", "stt.second_pass.deadline_ms",
         "stt.second_pass.model", "stt.second_pass.colour", "stt.second_pass.guards.no_speech_prob",
         "stt.second_pass.guards.max_repeats", "stt.second_pass.guards.mood",
     ):  # fmt: skip

@@ -181,3 +181,46 @@ def test_cached_speech_serves_fixed_text_from_cache(tmp_path: Path) -> None:
     for text in ("4명으로 예약했습니다", "5명으로 예약했습니다", "3명으로 예약했습니다"):
         asyncio.run(speech.speech(text, fixed=False))
     assert tts.calls == 2 + 3  # only the 2 most recent stay: 3명 was pushed out and synthesized again
+
+
+def test_the_second_pass_n_best_is_kept_masked_and_an_older_log_gains_its_column(tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    from telephony.calllog import alternatives_json
+
+    path = tmp_path / "var" / "calls.db"
+    path.parent.mkdir(parents=True)
+    old = sa.create_engine(f"sqlite:///{path}")
+    with old.begin() as db:  # a call log written before the column existed
+        db.execute(
+            sa.text(
+                "CREATE TABLE calls (call_sid VARCHAR(64) PRIMARY KEY, started_at FLOAT, status VARCHAR(32))"
+            )
+        )
+        db.execute(
+            sa.text(
+                "CREATE TABLE turns (id INTEGER PRIMARY KEY, call_sid VARCHAR(64), turn INTEGER, kind VARCHAR(16), at FLOAT)"
+            )
+        )
+    old.dispose()
+    log = _log(tmp_path)
+    heard = (("제 번호는 010-9876-5432", 0.7), ("제 번호는 010-9876-5431", 0.2), ("재 번호는", 0.1))
+    log.start_call("CA3")
+    log.add_turn(
+        TurnRecord(
+            "CA3", 1, "speech", 1.0, caller_text=heard[0][0], text_source="whisper",
+            second_text=heard[0][0], second_alternatives=alternatives_json(heard),
+        )
+    )  # fmt: skip
+    log.add_turn(
+        TurnRecord("CA3", 2, "speech", 2.0, caller_text="네", second_alternatives=alternatives_json(()))
+    )
+    first, second = log.get_call("CA3")["turns"]
+    stored = json.loads(first["second_alternatives"])
+    assert [p for _, p in stored] == [0.7, 0.2, 0.1] and stored[2][0] == "재 번호는"
+    assert all("9876" not in text for text, _ in stored)  # masked like the caller's text they repeat
+    assert stored[0][0] == first["second_text"] and second["second_alternatives"] is None
+    log.update_turn("CA3", 2, {"second_alternatives": alternatives_json((("010-1234-5678 이요", 1.0),))})
+    ((text, p),) = json.loads(log.get_call("CA3")["turns"][1]["second_alternatives"])
+    assert "5678" not in text and p == 1.0
+    log.close()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import shutil
 import subprocess
 import threading
@@ -19,6 +20,7 @@ import pytest
 import soundfile as sf
 
 from callbot.config import Config
+from callbot.events import UserText
 from telephony.server import Secrets, ServerThread, build_services
 from telephony.simulator import AudioTurn, simulate_call
 from tests.bot.runtime_models import RESPONSES, shared_bot
@@ -71,15 +73,28 @@ def _wait_for_vosk_text(server: ServerThread, call_sid: str, turn: int, seconds:
         time.sleep(0.1)
 
 
-def test_the_turn_acts_on_the_early_reading_and_logs_both_texts(server, tmp_path: Path) -> None:
+def test_the_turn_acts_on_the_early_reading_and_logs_both_texts(server, tmp_path: Path, monkeypatch) -> None:
     yes = tmp_path / "yes.wav"
     subprocess.run(["espeak-ng", "-v", "ko", "-w", str(yes), "네"], check=True, capture_output=True)
     second = server.services.recognizer.second_pass
     before = dict(second.stats)
+    bot, heard = server.services.bot, []
+    handle = bot.handle
+
+    async def spy(dialogue, event):  # noqa: ANN001, ANN202 - what the real bot was given
+        heard.append(event)
+        return await handle(dialogue, event)
+
+    monkeypatch.setattr(bot, "handle", spy)
     log = _call(server, yes, linger=6.0)  # on the line until Vosk's final is logged too
     turn = next(t for t in log["turns"] if t["kind"] == "speech")
     assert (turn["text_source"], turn["second_outcome"]) == ("whisper", "used")
     assert turn["caller_text"].strip(" .") == "네" == turn["second_text"].strip(" .")
+    # Whisper's n-best (the shipped n_best) went to the bot with its text, and into the call log.
+    (said,) = [e for e in heard if isinstance(e, UserText)]
+    assert said.text == turn["caller_text"] and said.alternatives[0][0] == said.text
+    assert second.settings.n_best > 1 and 1 <= len(said.alternatives) <= second.settings.n_best
+    assert json.loads(turn["second_alternatives"]) == [[t, p] for t, p in said.alternatives]
     assert turn["second_ms"] > 0
     # Vosk's text is logged once its final is decoded; the reply did not wait for it.
     logged = _wait_for_vosk_text(server, log["call_sid"], turn["turn"])
