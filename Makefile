@@ -13,7 +13,7 @@ APT_PACKAGES := espeak-ng:espeak-ng sox:sox fstcompose:libfst-tools
 # the console's browser tests drive Debian's chromium (Playwright, no browser download) with Korean fonts
 TEST_APT_PACKAGES := haproxy:haproxy chromium:chromium /usr/share/fonts/truetype/nanum/NanumGothic.ttf:fonts-nanum
 
-.PHONY: run test test-slow install system-deps test-deps apt-install data train serve lint format lock clean check-env
+.PHONY: run test test-slow screenshots install system-deps test-deps apt-install data train serve lint format lock clean check-env
 
 # Without TWILIO_AUTH_TOKEN there is nothing to check webhook signatures against: the local server then
 # runs with the explicit development switch, and says so.
@@ -89,6 +89,11 @@ lint: install
 
 format: install
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
+
+# The console screenshots in docs/img/ are taken by its browser tests; an ordinary test run keeps them
+# in a temporary folder, this target writes them into the docs.
+screenshots: install test-deps
+	CALLBOT_SCREENSHOTS=$(CURDIR)/docs/img $(BIN)/python -m pytest -q tests/console/test_console_browser.py
 
 lock:
 	rm -rf /tmp/callbot-lock && $(PYTHON) -m venv /tmp/callbot-lock

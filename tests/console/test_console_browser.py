@@ -1,9 +1,12 @@
 """The console in a real browser (Debian's chromium, headless, through Playwright): log in, hear a
-turn, label with the keyboard only, apply a label to similar turns. Screenshots go to docs/img/."""
+turn, label with the keyboard only, apply a label to similar turns. The screenshots in docs/img/ are
+taken here: `make screenshots` writes them there; an ordinary run keeps them in a temporary folder, so a
+test run never changes the checkout."""
 
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -24,7 +27,6 @@ def _chromium() -> None:
         pytest.skip(why)
 
 
-IMAGES = Path(__file__).resolve().parents[2] / "docs" / "img"
 
 
 def _labels(services) -> list[tuple[int, str, str, str]]:
@@ -52,8 +54,9 @@ def _shot(page, name: str) -> None:
     """A screenshot for docs/console.md, reduced to 64 colours to keep the repository small."""
     from PIL import Image
 
-    IMAGES.mkdir(parents=True, exist_ok=True)
-    path = IMAGES / name
+    images = Path(os.environ.get("CALLBOT_SCREENSHOTS") or Path(tempfile.gettempdir()) / "callbot-screenshots")
+    images.mkdir(parents=True, exist_ok=True)
+    path = images / name
     page.screenshot(path=str(path))
     with Image.open(path) as image:
         small = image.convert("RGB").quantize(colors=64)
