@@ -12,14 +12,20 @@ import time
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from data.clean import dedupe_key, for_training
 from data.label import IntentMatcher
 from data.output import write_outputs
+from data.overlap import find_overlaps, is_out_of_scope
+from data.overlap import summary as overlap_summary
 from data.pii import mask_pii
 from data.report import BuildReport
 from data.settings import DataSettings
 from data.sources import SourceData, Utterance, add_operator_labels, load_sources
+
+if TYPE_CHECKING:
+    from data.augment.analysis import Analyzer
 
 logger = logging.getLogger(__name__)
 
@@ -56,11 +62,14 @@ def build(
     labelled, review = _label(cleaned, sources, settings, step)
     real = _dedupe(labelled, sources)
     examples = _split(real, settings)
-    examples += _augment(examples, settings, step)
+    analyzer = _analyzer(settings, examples)
+    examples += _augment(examples, settings, step, analyzer)
+    overlaps = find_overlaps(examples, analyzer) if analyzer is not None else []
 
     report = BuildReport.collect(settings, sources, examples, review, pii)
+    report.out_of_scope_overlap = overlap_summary(overlaps)
     step("write", 0, 1)
-    write_outputs(settings, examples, review, sources, report)
+    write_outputs(settings, examples, review, sources, report, [o.row() for o in overlaps])
     step("write", 1, 1)
     report.seconds = round(time.perf_counter() - started, 2)
     report.save(settings.build_dir / "report.json")
@@ -168,7 +177,21 @@ def _split(real: list[Utterance], settings: DataSettings) -> list[Example]:
     return out
 
 
-def _augment(examples: list[Example], settings: DataSettings, step: Progress) -> list[Example]:
+def _analyzer(settings: DataSettings, examples: list[Example]) -> Analyzer | None:
+    """One Kiwi analyzer for the casual/clipped variants and the out-of-scope overlap check, loaded only
+    when one of them has work."""
+    aug = settings.augment
+    generates = (aug.casual or aug.clipped) and aug.max_generated_per_real > 0
+    if not generates and not any(is_out_of_scope(e.intent) for e in examples):
+        return None
+    from data.augment.analysis import Analyzer
+
+    return Analyzer()
+
+
+def _augment(
+    examples: list[Example], settings: DataSettings, step: Progress, analyzer: Analyzer | None = None
+) -> list[Example]:
     """Casual, clipped and recognizer-style variants, capped per intent and split."""
     aug = settings.augment
     learned = aug.asr_errors is not None and aug.asr_learned_per_real > 0
@@ -179,7 +202,12 @@ def _augment(examples: list[Example], settings: DataSettings, step: Progress) ->
 
     errors = ErrorModel.load(aug.asr_errors) if learned and aug.asr_errors is not None else None
     augmenter = Augmenter(
-        casual=aug.casual, clipped=aug.clipped, asr=aug.asr, seed=settings.seed, errors=errors
+        casual=aug.casual,
+        clipped=aug.clipped,
+        asr=aug.asr,
+        seed=settings.seed,
+        errors=errors,
+        analyzer=analyzer,
     )
     augmenter.warm(e.text for e in examples)  # batch morphological analysis on all cores
     taken = {dedupe_key(e.text) for e in examples}

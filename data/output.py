@@ -1,4 +1,5 @@
-"""Writing the build: example tables, the review file and one Rasa 3.6 project per domain plus the router.
+"""Writing the build: example tables, the review file, the out-of-scope overlap list and one Rasa 3.6
+project per domain plus the router.
 
 All files go to a temporary sibling folder that replaces the previous build only when complete.
 """
@@ -10,12 +11,15 @@ import os
 import shutil
 import tempfile
 from collections import defaultdict
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from data.errors import DataError
+from data.overlap import COLUMNS as OVERLAP_COLUMNS
+from data.overlap import FILE_NAME as OVERLAP_FILE
 
 if TYPE_CHECKING:
     from data.build import Example
@@ -38,6 +42,7 @@ def write_outputs(
     review: list[dict],
     sources: SourceData,
     report: BuildReport,
+    overlap_rows: Iterable[dict[str, str]] = (),
 ) -> None:
     target = settings.build_dir
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -54,6 +59,7 @@ def write_outputs(
             ),
         )
         _write_csv(tmp / "review.csv", REVIEW_COLUMNS, review)
+        _write_csv(tmp / OVERLAP_FILE, OVERLAP_COLUMNS, overlap_rows)
         write_rasa_projects(tmp / "rasa", settings, examples, sources)
         report.save(tmp / "report.json")
         _swap(tmp, target)

@@ -34,6 +34,7 @@ class BuildReport:
     problems_total: int = 0
     seconds: float = 0.0
     asr_errors: dict[str, Any] = field(default_factory=dict)  # the learned error model used (asr_learned)
+    out_of_scope_overlap: dict[str, Any] = field(default_factory=dict)  # data.overlap.summary
 
     @classmethod
     def collect(
@@ -94,6 +95,12 @@ class BuildReport:
         summary.add_row("auto-labelled chat turns", str(self.auto_labelled))
         summary.add_row("operator labels (console)", str(self.operator_labels))
         summary.add_row("review file rows", str(self.review))
+        if self.out_of_scope_overlap.get("examples"):
+            o = self.out_of_scope_overlap
+            top = ", ".join(list(o["top_words"])[:5])
+            summary.add_row(
+                f"out-of-scope examples with a business word ({o['file']}: {top})", str(o["examples"])
+            )
         for kind, n in self.totals.items():
             summary.add_row(f"examples: {kind}", str(n))
         summary.add_row("seconds", f"{self.seconds:.1f}")

@@ -24,6 +24,7 @@ from itertools import combinations
 from pathlib import Path
 
 from data.jamo import decompose, is_syllable
+from data.overlap import telling_words
 
 FILE_NAME = "vocabulary.json"
 FORMAT = 2  # part of the build cache's key: a change to how the vocabulary is built bumps it
@@ -126,7 +127,13 @@ class Vocabulary:
                 if _syllables(run) >= MIN_SYLLABLES:
                     business[run]  # noqa: B018 - present, with no intent
                     known.add(run)
-        return cls(known, business, chit_chat, confusions, _telling(business, totals))
+        return cls(
+            known,
+            business,
+            chit_chat,
+            confusions,
+            telling_words(business, totals, MIN_BUSINESS_USES, TELLING_WORDS),
+        )
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -326,26 +333,6 @@ def _close(run: list[str], words: list[str]) -> None:
         joined = "".join(run)
         if _syllables(joined) >= MIN_SYLLABLES and all(is_syllable(c) for c in joined):
             words.append(joined)
-
-
-def _telling(business: Mapping[str, Mapping[str, int]], totals: Mapping[str, int]) -> dict[str, list[str]]:
-    """Each intent's most telling business words (Hangul, two syllables or more, two examples or
-    more), best first: the harmonic mean of how many of the intent's examples use the word and how much
-    of the word's use is this intent's."""
-    scored: dict[str, list[tuple[float, str]]] = defaultdict(list)
-    for word, counts in business.items():
-        if not all(is_syllable(c) for c in word):
-            continue
-        uses = sum(counts.values())
-        for intent, count in counts.items():
-            if count < MIN_BUSINESS_USES:
-                continue
-            coverage, precision = count / max(1, totals.get(intent, 0)), count / uses
-            scored[intent].append((2 * coverage * precision / (coverage + precision), word))
-    return {
-        intent: [w for _, w in sorted(words, key=lambda sw: (-sw[0], sw[1]))[:TELLING_WORDS]]
-        for intent, words in sorted(scored.items())
-    }
 
 
 def _syllables(word: str) -> int:

@@ -211,3 +211,20 @@ def test_learned_recognition_errors_become_capped_variants_with_provenance(compa
     assert not [
         e for e in (build(off) and read_csv(off.build_dir / "examples.csv")) if e["kind"] == "asr_learned"
     ]
+
+
+def test_out_of_scope_examples_sharing_a_business_word_are_listed(company, tmp_path):
+    from tests.data.conftest import QNA_ROWS, write_csv
+
+    chit_chat = ("케이크 만드는 학원 추천해 주세요", "죄송합니다.", "common_out_of_scope", "common")
+    qna = write_csv(tmp_path / "qna_more.csv", [*QNA_ROWS[:-2], chit_chat])
+    settings = company(qna=[str(qna)])
+    report = build(settings)
+
+    rows = read_csv(settings.build_dir / "out_of_scope_overlap.csv")
+    # 케이크 is one of cake_order's most telling words; the weather and the stock tip share none.
+    assert [(r["text"], r["words"]) for r in rows] == [("케이크 만드는 학원 추천해 주세요", "케이크")]
+    assert "cake_order" in rows[0]["business_intents"] and rows[0]["kind"] == "real"
+    assert report.out_of_scope_overlap["examples"] == 1 and report.out_of_scope_overlap["top_words"] == {
+        "케이크": 1
+    }
