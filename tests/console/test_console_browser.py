@@ -27,8 +27,6 @@ def _chromium() -> None:
         pytest.skip(why)
 
 
-
-
 def _labels(services) -> list[tuple[int, str, str, str]]:
     with services.engine.connect() as db:
         rows = db.execute(
@@ -54,7 +52,9 @@ def _shot(page, name: str) -> None:
     """A screenshot for docs/console.md, reduced to 64 colours to keep the repository small."""
     from PIL import Image
 
-    images = Path(os.environ.get("CALLBOT_SCREENSHOTS") or Path(tempfile.gettempdir()) / "callbot-screenshots")
+    images = Path(
+        os.environ.get("CALLBOT_SCREENSHOTS") or Path(tempfile.gettempdir()) / "callbot-screenshots"
+    )
     images.mkdir(parents=True, exist_ok=True)
     path = images / name
     page.screenshot(path=str(path))
