@@ -62,7 +62,7 @@ class ConsoleServices:
     engine: sa.engine.Engine
     signer: SessionSigner
     rules: RiskRules
-    jobs: Jobs = field(default_factory=Jobs)
+    jobs: Jobs = None  # type: ignore[assignment]  # default: jobs in this database (__post_init__)
     agents: AgentCache = field(default_factory=AgentCache)  # loaded models, shared by comparisons
     # Reloads the replicas after a promotion; `callbot serve` reloads its own process when no
     # console.replicas are listed. Default: a rolling reload of console.replicas (telephony.rollout).
@@ -83,6 +83,8 @@ class ConsoleServices:
         return cls(settings, engine, signer, rules, admin_token=admin_token)
 
     def __post_init__(self) -> None:
+        if self.jobs is None:
+            self.jobs = Jobs(self.engine, lost_after=self.settings.job_lost_seconds)
         if self.drift is None:
             self.drift = DriftCache(default_builder(self.settings.config_path))
 
@@ -108,6 +110,7 @@ class ConsoleServices:
         return self._catalog
 
     def close(self) -> None:
+        self.jobs.close()
         self.engine.dispose()
 
 
