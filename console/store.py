@@ -86,6 +86,7 @@ jobs_table = sa.Table(
 _TURN_INDEXES = (
     ("ix_turns_console_at", "at"),
     ("ix_turns_console_kind_at", "kind, at"),
+    ("ix_turns_console_store", "store"),  # the store filter and its choices
 )
 
 
