@@ -411,12 +411,17 @@ def is_htmx(request: Request) -> bool:
 
 
 def flash(message: str, status: int, details: Iterable[str] = ()) -> HTMLResponse:
-    """An error for htmx: an HTML message put into the page's #flash; the status stays the error's."""
+    """An error for htmx: an HTML message put into the page's #flash (the address stays); the status
+    stays the error's."""
     items = "".join(f"<li>{html.escape(d)}</li>" for d in details)
     body = f'<p class="error" role="alert">{html.escape(message)}</p>' + (
         f"<ul>{items}</ul>" if items else ""
     )
-    return HTMLResponse(body, status_code=status, headers={"HX-Retarget": "#flash", "HX-Reswap": "innerHTML"})
+    return HTMLResponse(
+        body,
+        status_code=status,
+        headers={"HX-Retarget": "#flash", "HX-Reswap": "innerHTML", "HX-Push-Url": "false"},
+    )
 
 
 def _flash_from_json(response: JSONResponse) -> Response:

@@ -46,6 +46,7 @@ def test_a_filter_or_page_asked_by_htmx_gets_only_the_inbox_and_its_address(clie
     # A wrong value is reported in the page's #flash; the inbox stays as it was.
     bad = client.get("/console/?conf_max=2", headers=HX)
     assert bad.status_code == 400 and bad.headers["hx-retarget"] == "#flash"
+    assert bad.headers["hx-push-url"] == "false"  # the address keeps the last good filter
     assert "conf_max=&#x27;2&#x27;: expected a confidence between 0 and 1" in bad.text
     # A history restore (the back button with nothing cached) gets the whole page.
     whole = client.get("/console/?outcome=refused", headers={**HX, "HX-History-Restore-Request": "true"})
@@ -145,6 +146,18 @@ def test_filtering_and_paging_swap_the_inbox_and_the_keys_go_on(browser, service
         page.go_back()
         page.wait_for_function("() => document.querySelector('p.count').innerText.includes('page 2 of 2')")
         page.wait_for_selector("tr.turn.current")
+
+        # A wrong value is named above the inbox, which stays, and so does the address; the next good
+        # filter clears the message.
+        rows = page.locator("tr.turn").count()
+        page.fill("input[name=conf_max]", "7")
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#flash .error:has-text(\"conf_max='7'\")")
+        assert page.locator("tr.turn").count() == rows
+        assert page.url.endswith("/console/?status=unlabelled&page=2")
+        page.fill("input[name=conf_max]", "")
+        page.keyboard.press("Enter")
+        page.wait_for_function("() => document.getElementById('flash').textContent.trim() === ''")
 
 
 def test_a_job_s_progress_shows_on_the_models_page_until_it_ends(browser, services):
