@@ -8,14 +8,15 @@ every POST needs the session's CSRF token; admin pages need the admin role.
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import sqlalchemy as sa
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -34,6 +35,7 @@ from console.inbox import (
     RiskRules,
     call_turns,
     inbox_page,
+    known_stores,
     parse_filter,
     save_filter,
     saved_filters,
@@ -60,7 +62,7 @@ class ConsoleServices:
     engine: sa.engine.Engine
     signer: SessionSigner
     rules: RiskRules
-    jobs: Jobs = field(default_factory=Jobs)
+    jobs: Jobs = None  # type: ignore[assignment]  # default: jobs in this database (__post_init__)
     agents: AgentCache = field(default_factory=AgentCache)  # loaded models, shared by comparisons
     # Reloads the replicas after a promotion; `callbot serve` reloads its own process when no
     # console.replicas are listed. Default: a rolling reload of console.replicas (telephony.rollout).
@@ -81,6 +83,8 @@ class ConsoleServices:
         return cls(settings, engine, signer, rules, admin_token=admin_token)
 
     def __post_init__(self) -> None:
+        if self.jobs is None:
+            self.jobs = Jobs(self.engine, lost_after=self.settings.job_lost_seconds)
         if self.drift is None:
             self.drift = DriftCache(default_builder(self.settings.config_path))
 
@@ -106,6 +110,7 @@ class ConsoleServices:
         return self._catalog
 
     def close(self) -> None:
+        self.jobs.close()
         self.engine.dispose()
 
 
@@ -119,10 +124,18 @@ def create_console_app(services: ConsoleServices) -> Starlette:
     env.filters["pct"] = lambda v: "-" if v is None else f"{v:.2f}"
 
     def render(request: Request, name: str, status: int = 200, **values: Any) -> HTMLResponse:
+        """A page, or (a template named `_...`) the part of one htmx swaps in; a part clears the page's
+        error message unless `clear_flash=False` (a poll must not wipe what a click reported)."""
         base = request.scope.get("root_path", "")
-        values.setdefault("drift_banner", services.drift.banner())  # the kept report only: no work
-        html = env.get_template(name).render(base=base, request=request, **values)
-        return HTMLResponse(html, status_code=status)
+        values.setdefault("csrf", getattr(request.state, "csrf", ""))
+        part = name.startswith("_")
+        clear = values.pop("clear_flash", True)
+        if not part:
+            values.setdefault("drift_banner", services.drift.banner())  # the kept report only: no work
+        text = env.get_template(name).render(base=base, request=request, **values)
+        if part and clear:
+            text += '\n<div id="flash" hx-swap-oob="true"></div>'
+        return HTMLResponse(text, status_code=status)
 
     def guarded(handler: Handler, role: str | None = None) -> Callable[[Request], Awaitable[Response]]:
         """Login, role and (for POST) CSRF checks in front of a handler."""
@@ -130,6 +143,12 @@ def create_console_app(services: ConsoleServices) -> Starlette:
         async def endpoint(request: Request) -> Response:
             started = time.perf_counter()
             response = await checked(request)
+            if (
+                is_htmx(request)
+                and isinstance(response, JSONResponse)
+                and response.status_code not in (200, 401)
+            ):
+                response = _flash_from_json(response)
             # The server's own time for the request (read by benchmarks/console_inbox.py and browsers' tools).
             response.headers["server-timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
             return response
@@ -138,6 +157,15 @@ def create_console_app(services: ConsoleServices) -> Starlette:
             session = services.signer.read(request.cookies.get(COOKIE))
             user = await _in_thread(get_user, services.engine, session.user) if session else None
             if session is None or user is None:
+                if is_htmx(request):  # a part of a page asked for: the whole page goes to the login
+                    base = request.scope.get("root_path", "")
+                    page = urlsplit(request.headers.get("hx-current-url", ""))
+                    target = page.path + (f"?{page.query}" if page.query else "") or f"{base}/"
+                    return JSONResponse(
+                        {"error": "log in first"},
+                        status_code=401,
+                        headers={"HX-Redirect": f"{base}/login?{urlencode({'next': target})}"},
+                    )
                 if request.method == "GET" and "text/html" in request.headers.get("accept", ""):
                     base = request.scope.get("root_path", "")
                     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -199,24 +227,38 @@ def create_console_app(services: ConsoleServices) -> Starlette:
         return response
 
     async def inbox(request: Request, user: User, form: dict[str, str]) -> Response:
+        part = is_htmx(request)  # another filter or page: only #inbox is rendered
         try:
             flt = parse_filter(dict(request.query_params))
         except ConsoleError as exc:
+            if part:
+                return flash(str(exc), 400)
             return render(request, "error.html", status=400, user=user, message=str(exc))
         page = await _in_thread(inbox_page, services.engine, flt, services.rules, services.settings.page_size)
-        return render(
-            request,
-            "inbox.html",
+        values: dict[str, Any] = dict(
             user=user,
             saved=await _in_thread(saved_filters, services.engine, user.name),
             query=urlencode(flt.query(page=1)),
             page=page,
             flt=flt,
             outcomes=OUTCOMES,
-            intents=services.catalog.intents,
-            intents_json=_intents_json(services.catalog),
             urlencode=urlencode,
             csrf=request.state.csrf,
+        )
+        if part:
+            response = render(request, "_inbox.html", **values)
+            # the address bar shows the filter as a link to keep, not the form's empty fields
+            response.headers["HX-Push-Url"] = (
+                f"{request.scope.get('root_path', '')}/?{urlencode(flt.query())}"
+            )
+            return response
+        return render(
+            request,
+            "inbox.html",
+            **values,
+            intents=services.catalog.intents,
+            intents_json=_intents_json(services.catalog),
+            stores=await _in_thread(known_stores, services.engine),
         )
 
     async def filters_save(request: Request, user: User, form: dict[str, str]) -> Response:
@@ -360,6 +402,38 @@ def standalone_app(services: ConsoleServices) -> Starlette:
         return RedirectResponse("/console/", status_code=307)
 
     return Starlette(routes=[Route("/", home), Mount("/console", app=create_console_app(services))])
+
+
+def is_htmx(request: Request) -> bool:
+    """htmx asks for a part of a page (a history restore wants the whole page)."""
+    headers = request.headers
+    return headers.get("hx-request") == "true" and headers.get("hx-history-restore-request") != "true"
+
+
+def flash(message: str, status: int, details: Iterable[str] = ()) -> HTMLResponse:
+    """An error for htmx: an HTML message put into the page's #flash (the address stays); the status
+    stays the error's."""
+    items = "".join(f"<li>{html.escape(d)}</li>" for d in details)
+    body = f'<p class="error" role="alert">{html.escape(message)}</p>' + (
+        f"<ul>{items}</ul>" if items else ""
+    )
+    return HTMLResponse(
+        body,
+        status_code=status,
+        headers={"HX-Retarget": "#flash", "HX-Reswap": "innerHTML", "HX-Push-Url": "false"},
+    )
+
+
+def _flash_from_json(response: JSONResponse) -> Response:
+    """A JSON error answer (`{"error": ..., "failures": [...]}`) as `flash` for an htmx request."""
+    try:
+        body = json.loads(bytes(response.body))
+    except ValueError:
+        return response
+    if not isinstance(body, dict) or "error" not in body:
+        return response
+    details = [str(d) for d in body.get("failures") or []]
+    return flash(str(body["error"]), response.status_code, details)
 
 
 async def _form(request: Request) -> dict[str, str]:

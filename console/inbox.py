@@ -61,6 +61,7 @@ class InboxFilter:
     date_from: dt.date | None = None
     date_to: dt.date | None = None
     domain: str = ""
+    store: str = ""  # the store the turn was about (the call log's `store`, telephony.store_slot)
     intent: str = ""
     outcome: str = ""
     conf_min: float | None = None
@@ -76,6 +77,7 @@ class InboxFilter:
             "date_from": self.date_from.isoformat() if self.date_from else "",
             "date_to": self.date_to.isoformat() if self.date_to else "",
             "domain": self.domain,
+            "store": self.store,
             "intent": self.intent,
             "outcome": self.outcome,
             "conf_min": "" if self.conf_min is None else f"{self.conf_min:g}",
@@ -129,6 +131,7 @@ def parse_filter(params: dict[str, str]) -> InboxFilter:
         date_from=date("date_from"),
         date_to=date("date_to"),
         domain=params.get("domain", "").strip(),
+        store=params.get("store", "").strip(),
         intent=params.get("intent", "").strip(),
         outcome=outcome,
         conf_min=number("conf_min"),
@@ -190,6 +193,8 @@ def inbox_page(
         where.append(t.at < _epoch(flt.date_to + dt.timedelta(days=1)))
     if flt.domain:
         where.append(sa.or_(t.domain == flt.domain, t.router_domain == flt.domain))
+    if flt.store:
+        where.append(t.store == flt.store)
     if flt.intent:
         where.append(t.intent == flt.intent)
     if flt.outcome:
@@ -221,6 +226,7 @@ def inbox_page(
         t.intent_confidence,
         t.router_domain,
         t.router_confidence,
+        t.store,
         t.ranking,
         t.reply,
         t.bot_version,
@@ -275,6 +281,20 @@ def saved_filters(engine: sa.engine.Engine, user: str) -> list[dict[str, Any]]:
             .order_by(filters_table.c.name)
         ).mappings()
         return [dict(r) for r in rows]
+
+
+def known_stores(engine: sa.engine.Engine, limit: int = 200) -> list[str]:
+    """The stores the call log's caller turns name (the store filter's choices), most turns first."""
+    t = turns_table.c
+    query = (
+        sa.select(t.store)
+        .where(t.kind == "speech", t.store.is_not(None))
+        .group_by(t.store)
+        .order_by(sa.func.count().desc(), t.store)
+        .limit(limit)
+    )
+    with engine.connect() as db:
+        return [str(s) for s in db.execute(query).scalars()]
 
 
 def turn_by_id(engine: sa.engine.Engine, turn_id: int) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """The console's Models page (admins): train a candidate, compare it with production, promote it
-behind the gate, roll back; and the jobs' progress. Routes for `console.app.create_console_app`."""
+behind the gate, roll back; and the jobs' progress (any replica's: `console.jobs`). Routes for
+`console.app.create_console_app`; htmx posts and polls get the page's body (`_models.html`)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from starlette.routing import Route
 
 from console import ConsoleError
 from console.auth import User
-from console.jobs import Jobs, run_commands
+from console.jobs import Job, run_commands
 from console.models import Comparison, compare, last_promotion, promote, rollback, versions
 
 if TYPE_CHECKING:
@@ -30,20 +31,21 @@ def model_routes(
     render: Callable[..., Response],
     guarded: Callable[..., Callable[[Request], Awaitable[Response]]],
 ) -> list[Route]:
-    from console.app import _in_thread
+    from console.app import _in_thread, is_htmx
 
     async def models_page(request: Request, user: User, form: dict[str, str]) -> Response:
         current, known = await _in_thread(versions, services.settings.models_dir)
-        comparison = _latest_comparison(services.jobs)
+        compare_job = await _in_thread(services.jobs.latest, "compare")
+        comparison = _comparison(compare_job)
         verdict = comparison.gate(services.settings.gate_max_drop_points) if comparison else []
         return render(
             request,
-            "models.html",
+            "_models.html" if is_htmx(request) else "models.html",
             user=user,
             current=current,
             versions=known,
-            train_job=services.jobs.latest("train"),
-            compare_job=services.jobs.latest("compare"),
+            train_job=await _in_thread(services.jobs.latest, "train"),
+            compare_job=compare_job,
             comparison=comparison,
             verdict=verdict,
             max_drop=services.settings.gate_max_drop_points,
@@ -51,15 +53,25 @@ def model_routes(
             csrf=request.state.csrf,
         )
 
+    async def after_post(
+        request: Request, user: User, query: dict[str, Any], body: dict[str, Any] | None = None
+    ) -> Response:
+        """htmx: the page's body as it is now; a form post: back to the page; a script: JSON."""
+        if is_htmx(request):
+            return await models_page(request, user, {})
+        return _after_post(request, "/models", query, body)
+
     async def models_train(request: Request, user: User, form: dict[str, str]) -> Response:
         """Build the data (labels included) and train a candidate, in child processes."""
         cli = [sys.executable, "-c", "from callbot.cli.main import app; app()"]
         if services.settings.config_path is not None:
             cli += ["--config", str(services.settings.config_path)]
         commands = [cli + ["data", "build"], cli + ["train", "--candidate"]]
-        job = services.jobs.start("train", user.name, lambda job: run_commands(job, commands))
+        job = await _in_thread(
+            services.jobs.start, "train", user.name, lambda job: run_commands(job, commands)
+        )
         logger.info("console.train.started user=%s job=%d", user.name, job.id)
-        return _after_post(request, "/models", {"job": job.id})
+        return await after_post(request, user, {"job": job.id})
 
     async def models_compare(request: Request, user: User, form: dict[str, str]) -> Response:
         current, known = await _in_thread(versions, services.settings.models_dir)
@@ -69,7 +81,8 @@ def model_routes(
             raise ConsoleError("no model versions to compare: train first")
         settings = services.settings
         extra = await _in_thread(_held_out, services)
-        job = services.jobs.start(
+        job = await _in_thread(
+            services.jobs.start,
             "compare",
             user.name,
             lambda job: compare(
@@ -82,10 +95,10 @@ def model_routes(
                 extra,
             ),
         )
-        return _after_post(request, "/models", {"job": job.id})
+        return await after_post(request, user, {"job": job.id})
 
     async def models_promote(request: Request, user: User, form: dict[str, str]) -> Response:
-        comparison = _latest_comparison(services.jobs)
+        comparison = _comparison(await _in_thread(services.jobs.latest, "compare"))
         version = form.get("version", "")
         if comparison is None or comparison.candidate != version:
             return JSONResponse(
@@ -106,8 +119,8 @@ def model_routes(
             services.engine, services.settings.models_dir, version, user.name, services.reload_replicas
         )
         logger.info("console.promoted user=%s version=%s replicas=%d", user.name, version, len(reloaded))
-        return _after_post(
-            request, "/models", {"promoted": version}, {"version": version, "replicas": reloaded}
+        return await after_post(
+            request, user, {"promoted": version}, {"version": version, "replicas": reloaded}
         )
 
     async def models_rollback(request: Request, user: User, form: dict[str, str]) -> Response:
@@ -116,13 +129,32 @@ def model_routes(
         )
         current, _ = await _in_thread(versions, services.settings.models_dir)
         logger.info("console.rolled_back user=%s version=%s", user.name, current)
-        return _after_post(
-            request, "/models", {"rolled_back": current}, {"version": current, "replicas": reloaded}
+        return await after_post(
+            request, user, {"rolled_back": current}, {"version": current, "replicas": reloaded}
         )
 
     async def job_status(request: Request, user: User, form: dict[str, str]) -> Response:
-        job = services.jobs.get(int(request.path_params["job_id"]))
-        return JSONResponse(job.to_dict())
+        job = await _in_thread(services.jobs.get, int(request.path_params["job_id"]))
+        if not is_htmx(request):
+            return JSONResponse(job.to_dict())
+        if job.state == "running":  # the Models page's poll: the job's progress so far
+            return render(request, "_job.html", job=job, clear_flash=False)
+        # It ended: the Models page's body shows the outcome (a new version, the comparison).
+        response = await models_page(request, user, form)
+        response.headers.update({"HX-Retarget": "#models", "HX-Reswap": "outerHTML"})
+        return response
+
+    async def jobs_page(request: Request, user: User, form: dict[str, str]) -> Response:
+        """Every replica's recent jobs; htmx asks for the list again while one runs."""
+        jobs = await _in_thread(services.jobs.recent, 50)
+        return render(
+            request,
+            "_jobs.html" if is_htmx(request) else "jobs.html",
+            user=user,
+            jobs=jobs,
+            lost_after=services.jobs.lost_after,
+            clear_flash=False,
+        )
 
     return [
         Route("/models", guarded(models_page, role="admin"), methods=["GET"]),
@@ -130,6 +162,7 @@ def model_routes(
         Route("/models/compare", guarded(models_compare, role="admin"), methods=["POST"]),
         Route("/models/promote", guarded(models_promote, role="admin"), methods=["POST"]),
         Route("/models/rollback", guarded(models_rollback, role="admin"), methods=["POST"]),
+        Route("/jobs", guarded(jobs_page, role="admin"), methods=["GET"]),
         Route("/jobs/{job_id:int}", guarded(job_status, role="admin"), methods=["GET"]),
     ]
 
@@ -149,9 +182,11 @@ def _held_out(services: ConsoleServices) -> dict[str, list[Any]]:
     return {name: [LabelledText(lb["text"], lb["intent"], lb["domain"], "real", name) for lb in labels]}
 
 
-def _latest_comparison(jobs: Jobs) -> Comparison | None:
-    job = jobs.latest("compare")
-    return job.result if job is not None and job.state == "done" else None
+def _comparison(job: Job | None) -> Comparison | None:
+    """The comparison a finished compare job left (in the database: whichever replica ran it)."""
+    if job is None or job.state != "done" or not job.result:
+        return None
+    return Comparison.from_dict(job.result)
 
 
 def _after_post(

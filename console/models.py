@@ -13,7 +13,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,14 @@ class Comparison:
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "sets": [{**asdict(s), "change_points": s.change_points} for s in self.sets]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Comparison:
+        """A comparison as `to_dict` wrote it (a job's result in the database, read by any replica)."""
+        own = {f.name for f in fields(cls)}
+        set_fields = {f.name for f in fields(SetResult)}
+        sets = [SetResult(**{k: v for k, v in s.items() if k in set_fields}) for s in data.get("sets", [])]
+        return cls(**{**{k: v for k, v in data.items() if k in own}, "sets": sets})
 
 
 def versions(models_dir: Path) -> tuple[str | None, list[str]]:

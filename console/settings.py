@@ -29,6 +29,7 @@ class ConsoleSettings:
     gate_max_drop_points: float = 1.0  # a set whose accuracy drops by more blocks the promotion
     replicas: tuple[str, ...] = ()  # base URLs reloaded one by one on promotion (empty: this process)
     holdout_days: float = 0.0  # labels this recent stay out of `data build` and are a comparison set
+    job_lost_seconds: float = 60.0  # a running job without a heartbeat this long is shown as lost
 
 
 def read_console_settings(config: Config, telephony: TelephonySettings | None = None) -> ConsoleSettings:
@@ -56,6 +57,7 @@ def read_console_settings(config: Config, telephony: TelephonySettings | None = 
         gate_max_drop_points=r.float("gate_max_drop_points", 1.0, min=0.0, max=100.0),
         replicas=tuple(u.rstrip("/") for u in r.str_list("replicas", [])),
         holdout_days=r.float("holdout_days", 0.0, min=0.0, max=3650.0),
+        job_lost_seconds=r.float("job_lost_seconds", 60.0, min=5.0, max=86400.0),
     )
     r.done(
         known=(
@@ -67,6 +69,7 @@ def read_console_settings(config: Config, telephony: TelephonySettings | None = 
             "gate_max_drop_points",
             "replicas",
             "holdout_days",
+            "job_lost_seconds",
         )
     )
     return settings

@@ -1,4 +1,5 @@
-"""The console's tables in the call-log database: users, labels, audit entries, the cookie secret.
+"""The console's tables in the call-log database: users, labels, audit entries, saved filters, background
+jobs, the cookie secret.
 
 They live beside `calls` and `turns` (telephony.calllog) so a label can point at its turn; created or
 given missing columns on start by `callbot.database.ensure_schema` (a PostgreSQL advisory lock keeps
@@ -66,10 +67,26 @@ secrets_table = sa.Table(
     sa.Column("name", sa.String(64), primary_key=True),
     sa.Column("value", sa.String(200), nullable=False),
 )
+jobs_table = sa.Table(
+    "console_jobs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(32), nullable=False, index=True),  # train, compare
+    sa.Column("user", sa.String(64), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),  # running, done, failed (lost: read, not stored)
+    sa.Column("progress", sa.Text),  # the last output lines
+    sa.Column("error", sa.Text),
+    sa.Column("result", sa.Text),  # JSON (a comparison)
+    sa.Column("owner", sa.String(200)),  # host:pid of the console process running it
+    sa.Column("started", sa.Float, nullable=False),
+    sa.Column("ended", sa.Float),
+    sa.Column("heartbeat", sa.Float, nullable=False),  # the owner's last sign of life
+)
 # The inbox sorts and filters turns by these; the call log itself only indexes call_sid.
 _TURN_INDEXES = (
     ("ix_turns_console_at", "at"),
     ("ix_turns_console_kind_at", "kind, at"),
+    ("ix_turns_console_store", "store"),  # the store filter and its choices
 )
 
 

@@ -108,6 +108,9 @@ turns_table = sa.Table(
     sa.Column("ranking", sa.Text),
     sa.Column("parsed_text", sa.Text),
     sa.Column("confirm", sa.String(16)),
+    # The store the turn was about: the value of `telephony.store_slot` known after it (the inbox's store
+    # filter). Added to older databases on start like every column.
+    sa.Column("store", sa.String(100)),
 )
 
 
@@ -147,6 +150,7 @@ class TurnRecord:
     ranking: str | None = None
     parsed_text: str | None = None
     confirm: str | None = None
+    store: str | None = None
 
 
 def alternatives_json(alternatives: tuple[tuple[str, float], ...]) -> str | None:
@@ -265,7 +269,7 @@ class CallLog:
         given = asdict(record) if isinstance(record, TurnRecord) else record
         row = {k: v for k, v in given.items() if k in turns_table.c}  # a spooled row of an older version
         counts: dict[str, int] = {}
-        for key in ("caller_text", "reply", "vosk_text", "second_text", "parsed_text"):
+        for key in ("caller_text", "reply", "vosk_text", "second_text", "parsed_text", "store"):
             if row.get(key):
                 row[key], found = mask_pii(row[key])
                 if key in ("caller_text", "reply"):  # the other two repeat what the caller said

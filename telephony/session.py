@@ -102,6 +102,7 @@ class CallSession:
         self._idle_since = time.monotonic()
         self._silences = 0
         self._confirm_turn: int | None = None  # the turn whose reply asked "... 문의 맞으세요?"
+        self._store: str | None = None  # the store slot's value as last logged (settings.store_slot)
         self._barged = False
         self._ended = False
         self.stream_url = ""  # where Twilio reconnects after a <Say> reply (tts backend twilio_say)
@@ -458,6 +459,7 @@ class CallSession:
             intent_confidence=reply.confidence,
             action=reply.action.value,
             **understanding_fields(reply.understanding),
+            store=self._store_after(reply),
         )
         confirmed = self._confirmation(record["turn"], reply)
         utterance = item.utterance if isinstance(item, CallerTurn) else None
@@ -482,6 +484,17 @@ class CallSession:
             self._keys_pause = loop.call_later(pause, self._events.put_nowait, KeypadPause())
         await self._say(reply.text, reply.fixed, since=since, heard=heard)
         await self._act(reply)
+
+    def _store_after(self, reply: BotReply) -> str | None:
+        """The store the turn was about: the store slot's value the reply carries, else the one an
+        earlier turn of this call named (a question to the common domain keeps the call's store)."""
+        name = self.settings.store_slot
+        value = reply.slots.get(name) if name else None
+        if isinstance(value, list | tuple):
+            value = value[-1] if value else None
+        if value is not None and str(value).strip():
+            self._store = str(value).strip()[:100]
+        return self._store
 
     def _confirmation(self, turn: int, reply: BotReply) -> tuple[int, dict[str, str]] | None:
         """The caller answered the bot's "... 문의 맞으세요?": the asked turn's `confirm` value to log

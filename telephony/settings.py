@@ -79,6 +79,9 @@ class TelephonySettings:
     warm_recognizers: int = 40
     # Digits keyed without `#` are taken as complete after this long without another key (0: wait for #).
     keypad_pause_seconds: float = 3.0
+    # The slot whose value after a turn is logged as the turn's store (the console's store filter);
+    # default: the first of bot.shared_slots; "": none.
+    store_slot: str = ""
     state_dir: Path = Path("var")
     models_dir: Path = Path("models")
 
@@ -117,6 +120,8 @@ def read_telephony_settings(config: Config) -> TelephonySettings:
     for name, keys in _SUBKEYS.items():
         _check_subkeys(r, name, keys)
     paths = config.section("paths")
+    shared = config.section("bot").get("shared_slots") or []
+    shared = [shared] if isinstance(shared, str) else [n for n in shared if isinstance(n, str)]
     settings = TelephonySettings(
         public_url=public_url.rstrip("/") if isinstance(public_url, str) else None,
         host=r.str("host", d.host),
@@ -136,6 +141,7 @@ def read_telephony_settings(config: Config) -> TelephonySettings:
         reload_watch_seconds=r.float("reload_watch_seconds", d.reload_watch_seconds, min=0.0, max=3600.0),
         warm_recognizers=r.int("warm_recognizers", d.warm_recognizers, min=0, max=10000),
         keypad_pause_seconds=r.float("keypad_pause_seconds", d.keypad_pause_seconds, min=0.0, max=60.0),
+        store_slot=r.str("store_slot", shared[0] if shared else d.store_slot) or "",
         state_dir=config.resolve(str(paths.get("state_dir") or "var")),
         models_dir=config.resolve(str(paths.get("models_dir") or "models")),
     )
@@ -155,6 +161,7 @@ def read_telephony_settings(config: Config) -> TelephonySettings:
             "reload_watch_seconds",
             "warm_recognizers",
             "keypad_pause_seconds",
+            "store_slot",
             *_SUBKEYS,
         )
     )

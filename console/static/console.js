@@ -1,4 +1,5 @@
-// callbot console: labelling at keyboard speed. Plain JavaScript, no build step.
+// callbot console: labelling at keyboard speed. Plain JavaScript, no build step (htmx, vendored beside it,
+// swaps the inbox's filters and pages; the labels go out from here).
 // Keys (outside text fields): j/k or arrows move, Enter accepts the model's intent, 1-9 pick from the
 // ranking, / searches intents, o = out of scope, e edits the transcript, s skips, a = apply to similar,
 // p plays the turn's audio.
@@ -204,6 +205,16 @@
     } else if (key === "Escape") closeSimilar();
     else return;
     ev.preventDefault();
+  });
+
+  // htmx swapped in another filter or page of the inbox (#inbox): the keys go on with its first turn,
+  // not with the filter field that was submitted.
+  document.addEventListener("htmx:afterSettle", () => {
+    if (current && document.contains(current)) return;
+    current = null;
+    const active = document.activeElement;
+    if (active && active.closest && active.closest(".filters")) active.blur();
+    focusRow(rows()[0]);
   });
 
   document.addEventListener("click", (ev) => {

@@ -150,8 +150,8 @@ def _promote_and_roll_back_in_the_browser(services, models_dir, reloads) -> None
         page.wait_for_selector(f"#current:has-text('{VERSION}')")
 
 
-def test_a_training_job_runs_the_real_commands_and_reports_progress(company):
-    jobs = Jobs()
+def test_a_training_job_runs_the_real_commands_and_reports_progress(company, services):
+    jobs = Jobs(services.engine)
     cli = [sys.executable, "-c", "from callbot.cli.main import app; app()", "--config", str(company)]
     job = jobs.start(
         "train",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import json
 
 import httpx
@@ -12,7 +13,7 @@ import websockets
 from twilio.request_validator import RequestValidator
 
 from telephony.simulator import AudioTurn, DtmfTurn, parse_connect_twiml, simulate_call
-from tests.telephony.telephony_fakes import ADMIN_TOKEN, AUTH_TOKEN, GREETING, tone
+from tests.telephony.telephony_fakes import ADMIN_TOKEN, AUTH_TOKEN, GREETING, FakeBot, tone
 
 PARAMS = {"CallSid": "CAtest0001", "AccountSid": "AC1", "From": "+821012345678", "To": "+8215885000"}
 
@@ -71,6 +72,28 @@ def test_call_greets_answers_and_logs_every_turn(fake_server) -> None:  # noqa: 
         )
         assert srv.bot.ended == [result.call_sid]
         assert srv.recognizer.active == 0  # the STT slot was given back
+
+
+class StoreBot(FakeBot):
+    """Names a store in its reply's slots when the caller does (as a Rasa domain's tracker would)."""
+
+    async def handle(self, session, event):  # noqa: ANN001, ANN201
+        reply = await super().handle(session, event)
+        said = getattr(event, "text", "")
+        store = next((s for s in ("강남점", "잠실점") if s in said), None)
+        return dataclasses.replace(reply, slots={"store": store} if store else {})
+
+
+def test_each_turn_logs_the_store_it_was_about(fake_server) -> None:  # noqa: ANN001
+    script = ["강남점 주차 돼요", "배달 되나요", "잠실점은요"]
+    turns = [AudioTurn(ulaw=tone(0.6)) for _ in script]
+    with fake_server(script=script, bot=StoreBot(), store_slot="store") as srv:
+        result = _call(srv, turns)
+        # a turn without a store of its own keeps the one the call named before
+        assert [t["store"] for t in result.log["turns"]] == [None, "강남점", "강남점", "잠실점"]
+    with fake_server(script=script, bot=StoreBot(), store_slot="") as srv:  # "": no store slot
+        result = _call(srv, turns)
+        assert [t["store"] for t in result.log["turns"]] == [None] * 4
 
 
 def test_dtmf_zero_hands_off_through_rest(fake_server) -> None:  # noqa: ANN001
