@@ -93,7 +93,7 @@ format: install
 # The console screenshots in docs/img/ are taken by its browser tests; an ordinary test run keeps them
 # in a temporary folder, this target writes them into the docs.
 screenshots: install test-deps
-	CALLBOT_SCREENSHOTS=$(CURDIR)/docs/img $(BIN)/python -m pytest -q tests/console/test_console_browser.py
+	CALLBOT_SCREENSHOTS=$(CURDIR)/docs/img $(BIN)/python -m pytest -q tests/console/test_console_browser.py tests/console/test_console_models.py
 
 lock:
 	rm -rf /tmp/callbot-lock && $(PYTHON) -m venv /tmp/callbot-lock
