@@ -103,7 +103,12 @@ def model_routes(
                 {"error": "the gate blocks this promotion", "failures": failures}, status_code=409
             )
         reloaded = await promote(
-            services.engine, services.settings.models_dir, version, user.name, services.reload_replicas
+            services.engine,
+            services.settings.models_dir,
+            version,
+            user.name,
+            services.reload_replicas,
+            store=services.model_store,
         )
         logger.info("console.promoted user=%s version=%s replicas=%d", user.name, version, len(reloaded))
         return _after_post(
@@ -112,7 +117,11 @@ def model_routes(
 
     async def models_rollback(request: Request, user: User, form: dict[str, str]) -> Response:
         reloaded = await rollback(
-            services.engine, services.settings.models_dir, user.name, services.reload_replicas
+            services.engine,
+            services.settings.models_dir,
+            user.name,
+            services.reload_replicas,
+            store=services.model_store,
         )
         current, _ = await _in_thread(versions, services.settings.models_dir)
         logger.info("console.rolled_back user=%s version=%s", user.name, current)

@@ -168,13 +168,27 @@ def _accuracy(preds: list[Any]) -> float:
 
 
 async def promote(
-    engine: sa.engine.Engine, models_dir: Path, version: str, user: str, reload: Reload, what: str = "promote"
+    engine: sa.engine.Engine,
+    models_dir: Path,
+    version: str,
+    user: str,
+    reload: Reload,
+    what: str = "promote",
+    store: Any = None,
 ) -> list[dict[str, Any]]:
-    """Point `models/current` at `version`, then reload the replicas; recorded with the version before."""
+    """Point `models/current` at `version`, then reload the replicas; recorded with the version before.
+    With a model store (`bot.model_store`) the version is published there first, so a replica whose
+    models folder lacks it fetches it when it reloads."""
+    from bot.model_store import ModelStoreError
     from bot.models import list_versions, read_current_version, switch_current
 
     if version not in list_versions(models_dir):
         raise ConsoleError(f"no complete model version {version!r} under {models_dir}")
+    if store is not None:
+        try:
+            await asyncio.to_thread(store.publish, models_dir, version)
+        except ModelStoreError as exc:
+            raise ConsoleError(str(exc)) from exc
     before = read_current_version(models_dir)
     switch_current(models_dir, version)
     await asyncio.to_thread(audit, engine, user, what, f"from={before} to={version}")
@@ -197,10 +211,10 @@ def last_promotion(engine: sa.engine.Engine) -> dict[str, str] | None:
 
 
 async def rollback(
-    engine: sa.engine.Engine, models_dir: Path, user: str, reload: Reload
+    engine: sa.engine.Engine, models_dir: Path, user: str, reload: Reload, store: Any = None
 ) -> list[dict[str, Any]]:
     """Go back to the version the last promotion replaced."""
     last = await asyncio.to_thread(last_promotion, engine)
     if last is None or last["what"] != "promote" or not last["from"] or last["from"] == "None":
         raise ConsoleError("nothing to roll back: no promotion since the last rollback")
-    return await promote(engine, models_dir, last["from"], user, reload, what="rollback")
+    return await promote(engine, models_dir, last["from"], user, reload, what="rollback", store=store)

@@ -29,11 +29,13 @@ class ConsoleSettings:
     gate_max_drop_points: float = 1.0  # a set whose accuracy drops by more blocks the promotion
     replicas: tuple[str, ...] = ()  # base URLs reloaded one by one on promotion (empty: this process)
     holdout_days: float = 0.0  # labels this recent stay out of `data build` and are a comparison set
+    model_store: str = "none"  # models.store (a folder made absolute): promotion publishes the version there
 
 
 def read_console_settings(config: Config, telephony: TelephonySettings | None = None) -> ConsoleSettings:
     """Validate the `console` section; raises `ConfigError` listing every bad key. `telephony`: the
     server's own settings when it mounts the console (the call log it writes is the one shown)."""
+    from bot.model_store import store_setting
     from telephony.settings import read_telephony_settings
 
     telephony = telephony or read_telephony_settings(config)
@@ -56,6 +58,7 @@ def read_console_settings(config: Config, telephony: TelephonySettings | None = 
         gate_max_drop_points=r.float("gate_max_drop_points", 1.0, min=0.0, max=100.0),
         replicas=tuple(u.rstrip("/") for u in r.str_list("replicas", [])),
         holdout_days=r.float("holdout_days", 0.0, min=0.0, max=3650.0),
+        model_store=store_setting(config),
     )
     r.done(
         known=(

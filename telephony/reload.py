@@ -1,7 +1,11 @@
 """Hot reload: the bot's new model version for new turns, and its domain LM for new calls.
 
 `reload_models` is what `POST /admin/reload` and the `models/current` watcher run. The bot swaps in the
-version `models/current` points at (calls in progress keep their dialogue state). When that version
+version `models/current` points at (calls in progress keep their dialogue state). Asked for a version
+(a promotion's rolling reload names it), the replica first makes sure its own models folder holds it:
+missing, it is fetched from the model store (`bot.model_store`, checksum verified, unpacked atomically)
+and this folder's `current` is pointed at it; a fetch that fails changes nothing and the bot keeps
+serving its version. When that version
 brings a different phone-rate speech model (`<version>/stt/domain`, see `stt.models.model_sources`), a
 new recognizer is loaded and serves the calls that start from then on; calls in progress keep the
 recognizer (and decode pool) they started with, which is closed once its last stream has closed.
@@ -23,14 +27,30 @@ logger = logging.getLogger(__name__)
 RETIRE_POLL_SECONDS = 1.0
 
 
-async def reload_models(services: CallServices) -> str:
-    """Reload the bot, then the recognizer if the speech model changed; returns the bot's version."""
+async def reload_models(services: CallServices, version: str | None = None) -> str:
+    """Reload the bot, then the recognizer if the speech model changed; returns the bot's version.
+
+    `version`: the one to serve, fetched from the model store first when this replica lacks it
+    (raises `bot.model_store.ModelStoreError` naming the version and the store; nothing changed then).
+    """
+    if version is not None:
+        await asyncio.to_thread(_make_current, services, version)
     version = await services.bot.reload()
     try:
         await _switch_recognizer(services)
     except Exception as exc:  # noqa: BLE001 - a bad speech model keeps the old recognizer serving
         logger.error("telephony.reload.stt_failed version=%s error=%s", version, exc)
     return version
+
+
+def _make_current(services: CallServices, version: str) -> None:
+    from bot.model_store import ensure_version
+    from bot.models import read_current_version, switch_current
+
+    models_dir = services.settings.models_dir
+    ensure_version(services.model_store, models_dir, version)
+    if read_current_version(models_dir) != version:
+        switch_current(models_dir, version)
 
 
 async def _switch_recognizer(services: CallServices) -> None:

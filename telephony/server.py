@@ -26,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from twilio.http import HttpClient
 
+from bot.model_store import open_store
 from callbot.config import Config
 from callbot.database import create_engine, ping
 from callbot.state import RedisLink, StateUnavailable, read_state_settings, replica_name
@@ -89,6 +90,9 @@ async def build_services(
         logger.warning("telephony.server.redis_unreachable error=%s (calls stay in-process meanwhile)", error)
     calls = CallStates(link, replica)
     closers.append(calls.close)
+    model_store = open_store(config)  # models.store: where a reload fetches a version this replica lacks
+    if model_store is not None:
+        closers.append(model_store.close)
     warming: asyncio.Future[int] | None = None
     if recognizer is None:
         from stt.engine import SpeechRecognizer
@@ -131,6 +135,7 @@ async def build_services(
         admin_token=secrets.admin_token,
         insecure_dev=insecure_dev,
         closers=closers,
+        model_store=model_store,
     )
     if console:
         services.console_app = _console_app(config, secrets, services)
