@@ -9,7 +9,8 @@ checksum raises `ModelStoreError` naming the version and the store; nothing in t
 Backends are chosen by the value of `models.store`: `none` (no store: the models folder must be shared),
 a folder path (a shared file system: `<folder>/<version>.tar` + `<version>.json`), or a PostgreSQL URL
 (tables `model_archives` and `model_archive_chunks`, one transaction per version). Versions are
-immutable: publishing a version the store already holds does nothing.
+immutable: publishing a version the store already holds does nothing. The store also records the
+version the last promotion made current: a replica that starts without `models/current` adopts it.
 """
 
 from __future__ import annotations
@@ -64,6 +65,14 @@ class ModelStore(ABC):
     @abstractmethod
     def versions(self) -> list[str]:
         """Every published version, oldest first."""
+
+    @abstractmethod
+    def current(self) -> str | None:
+        """The version the last promotion made current (a replica starting without one serves it)."""
+
+    @abstractmethod
+    def set_current(self, version: str) -> None:
+        """Record a promotion (the version must be published)."""
 
     @abstractmethod
     def _put(self, archive: Path, info: ArchiveInfo) -> None:
@@ -162,6 +171,22 @@ class FolderStore(ModelStore):
             return []
         return sorted(p.stem for p in self.root.glob("*.json") if not p.name.startswith("."))
 
+    def current(self) -> str | None:
+        try:
+            return (self.root / "current").read_text(encoding="utf-8").strip() or None
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise ModelStoreError(f"model store {self.root}: cannot read its current version: {exc}") from exc
+
+    def set_current(self, version: str) -> None:
+        try:
+            _write_atomic(self.root / "current", lambda out: out.write(version.encode() + b"\n"))
+        except OSError as exc:
+            raise ModelStoreError(
+                f"model store {self.root}: cannot record {version} as current: {exc}"
+            ) from exc
+
     def _put(self, archive: Path, info: ArchiveInfo) -> None:
         try:
             self.root.mkdir(parents=True, exist_ok=True)
@@ -213,6 +238,12 @@ class PostgresStore(ModelStore):
             sa.Column("n", sa.Integer, primary_key=True),
             sa.Column("data", sa.LargeBinary, nullable=False),
         )
+        self.pointer = sa.Table(  # one row: the version the last promotion made current
+            "model_store_current",
+            metadata,
+            sa.Column("name", sa.String(16), primary_key=True),
+            sa.Column("version", sa.String(64), nullable=False),
+        )
         try:
             self.engine = create_engine(url)
             ensure_schema(self.engine, metadata, "model_store")
@@ -237,6 +268,22 @@ class PostgresStore(ModelStore):
 
         with self._db("list") as db:
             return sorted(db.execute(sa.select(self.archives.c.version)).scalars())
+
+    def current(self) -> str | None:
+        import sqlalchemy as sa
+
+        with self._db("read the current version of") as db:
+            return db.execute(
+                sa.select(self.pointer.c.version).where(self.pointer.c.name == "current")
+            ).scalar_one_or_none()
+
+    def set_current(self, version: str) -> None:
+        from sqlalchemy.dialects.postgresql import insert
+
+        upsert = insert(self.pointer).values(name="current", version=version)
+        upsert = upsert.on_conflict_do_update(index_elements=["name"], set_={"version": version})
+        with self._db(f"record {version} as current in") as db, db.begin():
+            db.execute(upsert)
 
     def _put(self, archive: Path, info: ArchiveInfo) -> None:
         with self._db(f"publish {info.version} to") as db, db.begin(), archive.open("rb") as f:
@@ -338,6 +385,22 @@ def ensure_version(store: ModelStore | None, models_dir: Path, version: str) -> 
             f"model version {version} is not in {models_dir} and no model store is configured (models.store)"
         )
     return store.fetch(version, models_dir)
+
+
+def adopt_current(store: ModelStore | None, models_dir: Path) -> str | None:
+    """A replica starting without `models/current` (its own, empty models folder): the store's current
+    version, fetched and made current here. Returns it, or None when there is nothing to adopt."""
+    from bot.models import read_current_version, switch_current
+
+    if store is None or read_current_version(models_dir) is not None:
+        return None
+    version = store.current()
+    if version is None:
+        return None
+    store.fetch(version, models_dir)
+    switch_current(models_dir, version)
+    logger.info("bot.model_store.adopted version=%s store=%s", version, store.describe())
+    return version
 
 
 def _sha256(path: Path) -> str:

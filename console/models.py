@@ -191,6 +191,11 @@ async def promote(
             raise ConsoleError(str(exc)) from exc
     before = read_current_version(models_dir)
     switch_current(models_dir, version)
+    if store is not None:  # a replica starting later without models/current serves this one
+        try:
+            await asyncio.to_thread(store.set_current, version)
+        except ModelStoreError as exc:
+            raise ConsoleError(str(exc)) from exc
     await asyncio.to_thread(audit, engine, user, what, f"from={before} to={version}")
     return await reload()
 

@@ -26,7 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from twilio.http import HttpClient
 
-from bot.model_store import open_store
+from bot.model_store import adopt_current, open_store
 from callbot.config import Config
 from callbot.database import create_engine, ping
 from callbot.state import RedisLink, StateUnavailable, read_state_settings, replica_name
@@ -93,6 +93,8 @@ async def build_services(
     model_store = open_store(config)  # models.store: where a reload fetches a version this replica lacks
     if model_store is not None:
         closers.append(model_store.close)
+        if bot is None:  # a replica with its own, empty models folder serves the promoted version
+            await asyncio.to_thread(adopt_current, model_store, settings.models_dir)
     warming: asyncio.Future[int] | None = None
     if recognizer is None:
         from stt.engine import SpeechRecognizer

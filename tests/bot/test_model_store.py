@@ -163,3 +163,23 @@ def test_the_setting_names_a_folder_a_url_or_none(tmp_path):
         setting("s3://bucket")
     with pytest.raises(ConfigError, match=r"models.stor: unknown key"):
         store_setting(Config(path=tmp_path / "callbot.yml", raw={"models": {"stor": "x"}}))
+
+
+def test_a_replica_starting_without_a_current_version_adopts_the_promoted_one(store, tmp_path):
+    from bot.model_store import adopt_current
+    from bot.models import read_current_version, switch_current
+
+    for version in ("v1", "v2"):
+        _version(tmp_path / "a", version)
+        store.publish(tmp_path / "a", version)
+    replica = tmp_path / "b" / "models"
+    assert store.current() is None and adopt_current(store, replica) is None  # nothing promoted yet
+    store.set_current("v1")
+    store.set_current("v2")
+    assert store.current() == "v2"
+    assert adopt_current(store, replica) == "v2"
+    assert read_current_version(replica) == "v2" and list_versions(replica) == ["v2"]
+    switch_current(replica, "v2")
+    store.set_current("v1")
+    assert adopt_current(store, replica) is None  # a replica with its own current keeps it
+    assert read_current_version(replica) == "v2"

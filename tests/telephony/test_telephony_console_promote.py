@@ -117,6 +117,7 @@ def test_a_replica_with_its_own_empty_models_folder_fetches_the_promoted_version
             assert httpx.get(b.url + "/healthz").json()["version"] == "v2"
             assert list_versions(own) == ["v2"] and read_current_version(own) == "v2"
             assert (own / "v2" / "router.tar.gz").read_bytes() == b"v2" * 1000
+            assert store.current() == "v2"  # a replica starting later without models/current serves it
 
             # A version the store does not hold: the replica says which and keeps serving v2.
             r = httpx.post(
