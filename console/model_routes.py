@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -13,9 +15,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from callbot.config import Config
 from console import ConsoleError
 from console.auth import User
-from console.jobs import Jobs, run_commands
+from console.conversation_compare import compare_conversations
+from console.jobs import Job, Jobs, run_commands
 from console.models import Comparison, compare, last_promotion, promote, rollback, versions
 
 if TYPE_CHECKING:
@@ -35,7 +39,7 @@ def model_routes(
     async def models_page(request: Request, user: User, form: dict[str, str]) -> Response:
         current, known = await _in_thread(versions, services.settings.models_dir)
         comparison = _latest_comparison(services.jobs)
-        verdict = comparison.gate(services.settings.gate_max_drop_points) if comparison else []
+        verdict = _verdict(services, comparison)
         return render(
             request,
             "models.html",
@@ -47,6 +51,7 @@ def model_routes(
             comparison=comparison,
             verdict=verdict,
             max_drop=services.settings.gate_max_drop_points,
+            conversation_max_drop=services.settings.gate_conversation_max_drop_points,
             last=await _in_thread(last_promotion, services.engine),
             csrf=request.state.csrf,
         )
@@ -69,10 +74,9 @@ def model_routes(
             raise ConsoleError("no model versions to compare: train first")
         settings = services.settings
         extra = await _in_thread(_held_out, services)
-        job = services.jobs.start(
-            "compare",
-            user.name,
-            lambda job: compare(
+
+        def work(job: Job) -> Comparison:
+            result = compare(
                 settings.models_dir,
                 production,
                 candidate,
@@ -80,8 +84,21 @@ def model_routes(
                 settings.common_domain,
                 services.agents,
                 extra,
-            ),
-        )
+            )
+            if not settings.conversations:
+                return result
+            job.lines.append(f"eval sets compared: {len(result.sets)}")
+            suites = compare_conversations(
+                _config(services),
+                settings.models_dir,
+                production,
+                candidate,
+                settings.conversations,
+                job.lines.append,
+            )
+            return replace(result, conversations=suites)
+
+        job = services.jobs.start("compare", user.name, work)
         return _after_post(request, "/models", {"job": job.id})
 
     async def models_promote(request: Request, user: User, form: dict[str, str]) -> Response:
@@ -97,7 +114,7 @@ def model_routes(
                 {"error": f"production changed to {current} since the comparison: compare again"},
                 status_code=409,
             )
-        failures = comparison.gate(services.settings.gate_max_drop_points)
+        failures = _verdict(services, comparison)
         if failures:
             return JSONResponse(
                 {"error": "the gate blocks this promotion", "failures": failures}, status_code=409
@@ -131,7 +148,10 @@ def model_routes(
 
     async def job_status(request: Request, user: User, form: dict[str, str]) -> Response:
         job = services.jobs.get(int(request.path_params["job_id"]))
-        return JSONResponse(job.to_dict())
+        body = job.to_dict()
+        if job.state == "done" and isinstance(job.result, Comparison):  # the comparison for scripts
+            body["result"] = job.result.to_dict()
+        return JSONResponse(body)
 
     return [
         Route("/models", guarded(models_page, role="admin"), methods=["GET"]),
@@ -156,6 +176,22 @@ def _held_out(services: ConsoleServices) -> dict[str, list[Any]]:
     labels = current_labels(services.engine, since=time.time() - days * 86400)
     name = f"operator labels, last {days:g} days"
     return {name: [LabelledText(lb["text"], lb["intent"], lb["domain"], "real", name) for lb in labels]}
+
+
+def _verdict(services: ConsoleServices, comparison: Comparison | None) -> list[str]:
+    """The gate's reasons against the comparison's candidate (empty: promotion allowed)."""
+    if comparison is None:
+        return []
+    settings = services.settings
+    return comparison.gate(settings.gate_max_drop_points, settings.gate_conversation_max_drop_points)
+
+
+def _config(services: ConsoleServices) -> Config:
+    """The callbot.yml the console runs with (the bot's actions and settings for conversations)."""
+    from callbot.config import load_config
+
+    path = services.settings.config_path
+    return load_config(path) if path is not None else Config(path=Path.cwd() / "callbot.yml")
 
 
 def _latest_comparison(jobs: Jobs) -> Comparison | None:

@@ -38,6 +38,33 @@ class SetResult:
 
 
 @dataclass(frozen=True)
+class ConversationSetResult:
+    """One conversation suite (`console.conversations`) played with both versions."""
+
+    name: str
+    count: int
+    production_passed: int
+    candidate_passed: int
+    flipped: list[dict[str, Any]]  # conversation, source, better, check, message (the failing side's)
+
+    @property
+    def production(self) -> float:
+        return round(self.production_passed / self.count, 4) if self.count else 0.0
+
+    @property
+    def candidate(self) -> float:
+        return round(self.candidate_passed / self.count, 4) if self.count else 0.0
+
+    @property
+    def change_points(self) -> float:
+        return round((self.candidate - self.production) * 100, 2)
+
+    def to_dict(self) -> dict[str, Any]:
+        rates = {"production": self.production, "candidate": self.candidate}
+        return {**asdict(self), **rates, "change_points": self.change_points}
+
+
+@dataclass(frozen=True)
 class Comparison:
     production: str
     candidate: str
@@ -45,18 +72,29 @@ class Comparison:
     per_intent: list[dict[str, Any]]  # intent, support, production F1, candidate F1, change
     flipped: list[dict[str, Any]]  # set, text, gold, production, candidate, better
     at: float = field(default_factory=time.time)
+    conversations: list[ConversationSetResult] = field(default_factory=list)  # pass rates per suite
 
-    def gate(self, max_drop_points: float) -> list[str]:
-        """Why the candidate may not be promoted (empty: it may)."""
+    def gate(self, max_drop_points: float, conversation_max_drop_points: float = 0.0) -> list[str]:
+        """Why the candidate may not be promoted (empty: it may): a set's accuracy down by more than
+        `max_drop_points`, a conversation suite's pass rate down by more than `conversation_max_drop_points`."""
         return [
             f"{s.name}: accuracy {s.production:.1%} -> {s.candidate:.1%} ({s.change_points:+.1f} points, "
             f"more than {max_drop_points:g} down)"
             for s in self.sets
             if s.change_points < -max_drop_points
+        ] + [
+            f"{c.name}: conversations passed {c.production_passed}/{c.count} -> {c.candidate_passed}/{c.count} "
+            f"({c.change_points:+.1f} points, more than {conversation_max_drop_points:g} down)"
+            for c in self.conversations
+            if c.change_points < -conversation_max_drop_points
         ]
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "sets": [{**asdict(s), "change_points": s.change_points} for s in self.sets]}
+        return {
+            **asdict(self),
+            "sets": [{**asdict(s), "change_points": s.change_points} for s in self.sets],
+            "conversations": [c.to_dict() for c in self.conversations],
+        }
 
 
 def versions(models_dir: Path) -> tuple[str | None, list[str]]:

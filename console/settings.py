@@ -30,6 +30,8 @@ class ConsoleSettings:
     replicas: tuple[str, ...] = ()  # base URLs reloaded one by one on promotion (empty: this process)
     holdout_days: float = 0.0  # labels this recent stay out of `data build` and are a comparison set
     model_store: str = "none"  # models.store (a folder made absolute): promotion publishes the version there
+    conversations: tuple[Path, ...] = ()  # conversation suites (files or folders) a comparison plays
+    gate_conversation_max_drop_points: float = 0.0  # a suite whose pass rate drops by more blocks it
 
 
 def read_console_settings(config: Config, telephony: TelephonySettings | None = None) -> ConsoleSettings:
@@ -59,6 +61,10 @@ def read_console_settings(config: Config, telephony: TelephonySettings | None = 
         replicas=tuple(u.rstrip("/") for u in r.str_list("replicas", [])),
         holdout_days=r.float("holdout_days", 0.0, min=0.0, max=3650.0),
         model_store=store_setting(config),
+        conversations=tuple(config.resolve(p) for p in r.str_list("conversations", [])),
+        gate_conversation_max_drop_points=r.float(
+            "gate_conversation_max_drop_points", 0.0, min=0.0, max=100.0
+        ),
     )
     r.done(
         known=(
@@ -70,6 +76,8 @@ def read_console_settings(config: Config, telephony: TelephonySettings | None = 
             "gate_max_drop_points",
             "replicas",
             "holdout_days",
+            "conversations",
+            "gate_conversation_max_drop_points",
         )
     )
     return settings
