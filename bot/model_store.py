@@ -98,7 +98,12 @@ class ModelStore(ABC):
             with tarfile.open(archive, "w") as tar:
                 tar.add(directory, arcname=version)  # symlinks stay links (stt/ links the bundled model)
             info = ArchiveInfo(version, _sha256(archive), archive.stat().st_size, time.time())
-            self._put(archive, info)
+            try:
+                self._put(archive, info)
+            except ModelStoreError:
+                if (other := self.info(version)) is not None:  # published meanwhile by another process
+                    return other
+                raise
         logger.info(
             "bot.model_store.published version=%s bytes=%d store=%s", version, info.size, self.describe()
         )
@@ -147,9 +152,10 @@ class ModelStore(ABC):
 
 
 class FolderStore(ModelStore):
-    """A folder every replica sees (NFS, a mounted volume): `<version>.tar` and `<version>.json`. The
-    archive is written under a temporary name and renamed, then the manifest the same way: a version
-    whose manifest is there is complete."""
+    """A folder every replica sees (NFS, a mounted volume): `<version>.<sha256 prefix>.tar` and
+    `<version>.json`. The archive is written under a temporary name and renamed, then the manifest the
+    same way: a version whose manifest is there is complete, and the archive it names is the one it
+    describes (two processes publishing one version at once each leave a whole pair)."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -190,7 +196,7 @@ class FolderStore(ModelStore):
     def _put(self, archive: Path, info: ArchiveInfo) -> None:
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            _write_atomic(self.root / f"{info.version}.tar", lambda out: _copy(archive, out))
+            _write_atomic(self._archive(info), lambda out: _copy(archive, out))
             body = json.dumps(asdict(info), indent=2).encode()
             _write_atomic(self.root / f"{info.version}.json", lambda out: out.write(body))
         except OSError as exc:
@@ -198,8 +204,11 @@ class FolderStore(ModelStore):
                 f"cannot publish {info.version} to the model store {self.root}: {exc}"
             ) from exc
 
+    def _archive(self, info: ArchiveInfo) -> Path:
+        return self.root / f"{info.version}.{info.sha256[:16]}.tar"
+
     def _read(self, info: ArchiveInfo) -> Iterator[bytes]:
-        path = self.root / f"{info.version}.tar"
+        path = self._archive(info)
         try:
             with path.open("rb") as f:
                 while chunk := f.read(CHUNK_BYTES):
