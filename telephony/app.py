@@ -122,10 +122,12 @@ def create_app(
             return JSONResponse({"error": 'expected JSON {"version": "..."} or no body'}, status_code=400)
         try:
             version = await reload_models(services, str(wanted) if wanted else None)
-        except ModelStoreError as exc:
+        except Exception as exc:  # noqa: BLE001 - the old version serves on; the caller learns why
             serving = str(getattr(services.bot, "version", ""))
             logger.error("telephony.admin.reload_failed version=%s serving=%s error=%s", wanted, serving, exc)
-            return JSONResponse({"error": str(exc), "version": serving}, status_code=409)
+            missing = isinstance(exc, ModelStoreError)  # not fetched: nothing changed (409)
+            error = str(exc) if missing else f"version {wanted or 'models/current'} did not load: {exc}"
+            return JSONResponse({"error": error, "version": serving}, status_code=409 if missing else 500)
         logger.info("telephony.admin.reloaded version=%s live_calls=%d", version, len(services.live_calls))
         return JSONResponse({"version": version, "live_calls": len(services.live_calls)})
 

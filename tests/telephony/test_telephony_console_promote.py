@@ -132,6 +132,20 @@ def test_a_replica_with_its_own_empty_models_folder_fetches_the_promoted_version
             assert httpx.get(b.url + "/healthz").json()["version"] == "v2"
             assert list_versions(own) == ["v2"] and read_current_version(own) == "v2"
 
+            # A version that is fetched but does not load: models/current goes back, v2 serves on.
+            (console_models / "v3").mkdir()
+            write_manifest(console_models / "v3", {"version": "v3", "models": {"router": "router.tar.gz"}})
+            store.publish(console_models, "v3")
+            r = httpx.post(
+                b.url + "/admin/reload",
+                json={"version": "v3"},
+                headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+            )
+            assert r.status_code == 500 and r.json()["version"] == "v2"
+            assert r.json()["error"].startswith("version v3 did not load: ")
+            assert httpx.get(b.url + "/healthz").json()["version"] == "v2"
+            assert list_versions(own) == ["v2", "v3"] and read_current_version(own) == "v2"
+
             # Rolling back publishes v1 too: replica b fetches it as well.
             steps = asyncio.run(
                 rollback(
@@ -143,7 +157,7 @@ def test_a_replica_with_its_own_empty_models_folder_fetches_the_promoted_version
                 )
             )
             assert [(s["replica"], s["version"]) for s in steps] == [(a.url, "v1"), (b.url, "v1")]
-            assert list_versions(own) == ["v1", "v2"] and read_current_version(own) == "v1"
+            assert list_versions(own) == ["v1", "v2", "v3"] and read_current_version(own) == "v1"
         finally:
             console.close()
             store.close()
