@@ -4,6 +4,7 @@ replica's own console shows the turns it logged."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 import httpx
 import pytest
@@ -72,6 +73,42 @@ class LoadingBot(VersionedBot):
         return self.version
 
 
+def _loadable_models(tmp_path):  # noqa: ANN001, ANN202
+    """v1 (current) and v2 with a router archive each, which `LoadingBot` loads."""
+    from bot.models import write_manifest
+
+    models_dir = _models(tmp_path)
+    for version in ("v1", "v2"):
+        (models_dir / version / "router.tar.gz").write_bytes(version.encode() * 1000)
+        write_manifest(models_dir / version, {"version": version, "models": {"router": "router.tar.gz"}})
+    return models_dir
+
+
+def _wait_version(url: str, version: str) -> None:
+    deadline = time.monotonic() + 30
+    while httpx.get(url + "/healthz").json()["version"] != version:
+        assert time.monotonic() < deadline, f"{url} never served {version}"
+        time.sleep(0.05)
+
+
+def test_a_watching_replica_follows_the_stores_promotions(fake_server, tmp_path) -> None:  # noqa: ANN001
+    from bot.model_store import FolderStore
+    from bot.models import list_versions
+
+    store = FolderStore(tmp_path / "store")
+    console_models = _loadable_models(tmp_path)
+    for version in ("v1", "v2"):
+        store.publish(console_models, version)
+    own = tmp_path / "own-models"  # shares nothing: only the store
+    with fake_server(bot=LoadingBot(own), models_dir=own, reload_watch_seconds=0.05) as srv:
+        srv.services.model_store = store
+        store.set_current("v1")  # what a console without console.replicas does on promotion
+        _wait_version(srv.url, "v1")
+        store.set_current("v2")
+        _wait_version(srv.url, "v2")
+        assert list_versions(own) == ["v1", "v2"] and read_current_version(own) == "v2"
+
+
 @pytest.mark.parametrize("kind", ["folder", "postgresql"])
 def test_a_replica_with_its_own_empty_models_folder_fetches_the_promoted_version(
     fake_server, tmp_path, kind, request
@@ -79,10 +116,7 @@ def test_a_replica_with_its_own_empty_models_folder_fetches_the_promoted_version
     from bot.model_store import FolderStore, PostgresStore
     from bot.models import list_versions, write_manifest
 
-    console_models = _models(tmp_path)
-    for version in ("v1", "v2"):  # archives the replica's bot loads
-        (console_models / version / "router.tar.gz").write_bytes(version.encode() * 1000)
-        write_manifest(console_models / version, {"version": version, "models": {"router": "router.tar.gz"}})
+    console_models = _loadable_models(tmp_path)
     if kind == "folder":
         store_value = str(tmp_path / "store")
         store = FolderStore(tmp_path / "store")
