@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from bot.actions import ActionContext, InProcessActionEndpoint, build_executor, load_actions
 from bot.dialogue_state import TrackerStores
-from bot.models import ModelSet, current_model_set
+from bot.models import ModelSet, current_model_set, load_model_set
 from bot.nlu.decision import Thresholds
 from bot.nlu.parser import load_agent
 from bot.nlu.vocabulary import FILE_NAME as VOCABULARY_FILE
@@ -232,8 +232,9 @@ def default_thresholds(config: Config) -> Thresholds:
     )
 
 
-def read_current(models_dir: Path) -> ModelSet:
-    return current_model_set(models_dir)
+def read_current(models_dir: Path, version: str | None = None) -> ModelSet:
+    """The model set `models/current` names, or `version` when given (a pinned bot)."""
+    return load_model_set(models_dir, version) if version else current_model_set(models_dir)
 
 
 def slot_values(tracker: Any) -> dict[str, Any]:

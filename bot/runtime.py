@@ -81,21 +81,28 @@ class Bot(FormTurns, MisheardTurns):
         self._locks = self.state.locks
         self._models: LoadedVersion | None = None
         self._reload_lock = asyncio.Lock()
+        self.pinned: str | None = None  # a version to load instead of what models/current names
 
     @classmethod
     async def load(
-        cls, config: Config, state: DialogueState | None = None, context: ActionContext | None = None
+        cls,
+        config: Config,
+        state: DialogueState | None = None,
+        context: ActionContext | None = None,
+        version: str | None = None,
     ) -> Bot:
         """Load the current model version and the sample's actions (Agent loading runs on a thread).
 
         `state`: shared dialogue state for several replicas (`callbot serve`); in-process by default.
         `context` replaces the action services built from the config (conversation tests).
+        `version`: this version instead of `models/current` (the console's comparison of two versions).
         """
         settings = RuntimeSettings.from_config(config)
         routing_settings = RoutingSettings.from_config(config)
         endpoint = await load_services(config, settings, context)
         confirm = ConfirmSettings.from_config(config)
         bot = cls(settings, routing_settings, endpoint, default_thresholds(config), state, confirm)
+        bot.pinned = version
         try:
             await bot.reload()
         except BaseException:
@@ -200,13 +207,14 @@ class Bot(FormTurns, MisheardTurns):
         self.state.release(session)
 
     async def reload(self) -> str:
-        """Load the version `models/current` points at and swap it in for new turns; returns it.
+        """Load the version `models/current` points at (or the pinned one) and swap it in for new turns;
+        returns it.
 
         Loading runs on the new version's own thread, so calls keep being answered meanwhile (their
         first turn after a load may be slower: TensorFlow re-traces graphs when other models load).
         """
         async with self._reload_lock:
-            model_set = await asyncio.to_thread(read_current, self.settings.models_dir)
+            model_set = await asyncio.to_thread(read_current, self.settings.models_dir, self.pinned)
             if self._models is not None and model_set.version == self._models.version:
                 return model_set.version
             rasa = RasaThread(f"callbot-rasa-{model_set.version}")

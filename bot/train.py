@@ -165,7 +165,27 @@ def train(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     hooks = run_post_train_hooks(config, settings, report.directory, say)
+    if report.created:
+        _publish(config, models_dir, report.version, say)
     return TrainReport(**{**report.__dict__, "hooks": hooks})
+
+
+def _publish(config: Config, models_dir: Path, version: str, say: ProgressFn) -> None:
+    """The new version (hooks' files included) to the model store, when `models.store` names one. A
+    store that fails is reported, not fatal: promotion publishes the version again before it reloads."""
+    from bot.model_store import ModelStoreError, open_store
+
+    store = open_store(config)
+    if store is None:
+        return
+    try:
+        info = store.publish(models_dir, version)
+        say("all", f"published {version} to the model store {store.describe()} (sha256 {info.sha256[:12]})")
+    except ModelStoreError as exc:
+        logger.error("bot.train.publish_failed version=%s error=%s", version, exc)
+        say("all", f"not published: {exc}")
+    finally:
+        store.close()
 
 
 def _train_all(

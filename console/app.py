@@ -69,6 +69,7 @@ class ConsoleServices:
     reload: Reload | None = None
     admin_token: str | None = None  # CALLBOT_ADMIN_TOKEN: the replicas' /admin/reload
     drift: DriftCache | None = None  # the drift page's report, kept a few minutes (default: models/current)
+    model_store: Any = None  # bot.model_store.ModelStore (models.store): promotion publishes there first
     _catalog: IntentCatalog | None = None
     _catalog_mtime: float = -1.0
 
@@ -80,7 +81,14 @@ class ConsoleServices:
         engine = open_engine(settings.database_url)
         signer = SessionSigner(cookie_secret(engine, secret), settings.session_hours * 3600)
         rules = RiskRules(low_confidence=settings.low_confidence, router_unsure=settings.router_unsure)
-        return cls(settings, engine, signer, rules, admin_token=admin_token)
+        from bot.model_store import ModelStoreError, store_from_value
+
+        try:
+            model_store = store_from_value(settings.model_store)
+        except ModelStoreError as exc:
+            engine.dispose()
+            raise ConsoleError(str(exc)) from exc
+        return cls(settings, engine, signer, rules, admin_token=admin_token, model_store=model_store)
 
     def __post_init__(self) -> None:
         if self.jobs is None:
@@ -96,9 +104,12 @@ class ConsoleServices:
             return []  # replicas with telephony.reload_watch_seconds pick the pointer up themselves
         if not self.admin_token:
             raise ConsoleError("console.replicas are listed but CALLBOT_ADMIN_TOKEN is not set")
+        from bot.models import read_current_version
         from telephony.rollout import rolling_reload
 
-        return await rolling_reload(self.settings.replicas, self.admin_token)
+        # Named, so that a replica whose models folder lacks it fetches it from the model store.
+        version = read_current_version(self.settings.models_dir)
+        return await rolling_reload(self.settings.replicas, self.admin_token, version=version)
 
     @property
     def catalog(self) -> IntentCatalog:
@@ -112,6 +123,8 @@ class ConsoleServices:
     def close(self) -> None:
         self.jobs.close()
         self.engine.dispose()
+        if self.model_store is not None:
+            self.model_store.close()
 
 
 def create_console_app(services: ConsoleServices) -> Starlette:

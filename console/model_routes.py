@@ -7,6 +7,8 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -14,8 +16,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from callbot.config import Config
 from console import ConsoleError
 from console.auth import User
+from console.conversation_compare import compare_conversations
 from console.jobs import Job, run_commands
 from console.models import Comparison, compare, last_promotion, promote, rollback, versions
 
@@ -37,7 +41,7 @@ def model_routes(
         current, known = await _in_thread(versions, services.settings.models_dir)
         compare_job = await _in_thread(services.jobs.latest, "compare")
         comparison = _comparison(compare_job)
-        verdict = comparison.gate(services.settings.gate_max_drop_points) if comparison else []
+        verdict = _verdict(services, comparison)
         return render(
             request,
             "_models.html" if is_htmx(request) else "models.html",
@@ -49,6 +53,7 @@ def model_routes(
             comparison=comparison,
             verdict=verdict,
             max_drop=services.settings.gate_max_drop_points,
+            conversation_max_drop=services.settings.gate_conversation_max_drop_points,
             last=await _in_thread(last_promotion, services.engine),
             csrf=request.state.csrf,
         )
@@ -81,11 +86,9 @@ def model_routes(
             raise ConsoleError("no model versions to compare: train first")
         settings = services.settings
         extra = await _in_thread(_held_out, services)
-        job = await _in_thread(
-            services.jobs.start,
-            "compare",
-            user.name,
-            lambda job: compare(
+
+        def work(job: Job) -> Comparison:
+            result = compare(
                 settings.models_dir,
                 production,
                 candidate,
@@ -93,8 +96,21 @@ def model_routes(
                 settings.common_domain,
                 services.agents,
                 extra,
-            ),
-        )
+            )
+            if not settings.conversations:
+                return result
+            job.lines.append(f"eval sets compared: {len(result.sets)}")
+            suites = compare_conversations(
+                _config(services),
+                settings.models_dir,
+                production,
+                candidate,
+                settings.conversations,
+                job.lines.append,
+            )
+            return replace(result, conversations=suites)
+
+        job = await _in_thread(services.jobs.start, "compare", user.name, work)
         return await after_post(request, user, {"job": job.id})
 
     async def models_promote(request: Request, user: User, form: dict[str, str]) -> Response:
@@ -110,13 +126,18 @@ def model_routes(
                 {"error": f"production changed to {current} since the comparison: compare again"},
                 status_code=409,
             )
-        failures = comparison.gate(services.settings.gate_max_drop_points)
+        failures = _verdict(services, comparison)
         if failures:
             return JSONResponse(
                 {"error": "the gate blocks this promotion", "failures": failures}, status_code=409
             )
         reloaded = await promote(
-            services.engine, services.settings.models_dir, version, user.name, services.reload_replicas
+            services.engine,
+            services.settings.models_dir,
+            version,
+            user.name,
+            services.reload_replicas,
+            store=services.model_store,
         )
         logger.info("console.promoted user=%s version=%s replicas=%d", user.name, version, len(reloaded))
         return await after_post(
@@ -125,7 +146,11 @@ def model_routes(
 
     async def models_rollback(request: Request, user: User, form: dict[str, str]) -> Response:
         reloaded = await rollback(
-            services.engine, services.settings.models_dir, user.name, services.reload_replicas
+            services.engine,
+            services.settings.models_dir,
+            user.name,
+            services.reload_replicas,
+            store=services.model_store,
         )
         current, _ = await _in_thread(versions, services.settings.models_dir)
         logger.info("console.rolled_back user=%s version=%s", user.name, current)
@@ -187,6 +212,22 @@ def _comparison(job: Job | None) -> Comparison | None:
     if job is None or job.state != "done" or not job.result:
         return None
     return Comparison.from_dict(job.result)
+
+
+def _verdict(services: ConsoleServices, comparison: Comparison | None) -> list[str]:
+    """The gate's reasons against the comparison's candidate (empty: promotion allowed)."""
+    if comparison is None:
+        return []
+    settings = services.settings
+    return comparison.gate(settings.gate_max_drop_points, settings.gate_conversation_max_drop_points)
+
+
+def _config(services: ConsoleServices) -> Config:
+    """The callbot.yml the console runs with (the bot's actions and settings for conversations)."""
+    from callbot.config import load_config
+
+    path = services.settings.config_path
+    return load_config(path) if path is not None else Config(path=Path.cwd() / "callbot.yml")
 
 
 def _after_post(

@@ -38,6 +38,33 @@ class SetResult:
 
 
 @dataclass(frozen=True)
+class ConversationSetResult:
+    """One conversation suite (`console.conversations`) played with both versions."""
+
+    name: str
+    count: int
+    production_passed: int
+    candidate_passed: int
+    flipped: list[dict[str, Any]]  # conversation, source, better, check, message (the failing side's)
+
+    @property
+    def production(self) -> float:
+        return round(self.production_passed / self.count, 4) if self.count else 0.0
+
+    @property
+    def candidate(self) -> float:
+        return round(self.candidate_passed / self.count, 4) if self.count else 0.0
+
+    @property
+    def change_points(self) -> float:
+        return round((self.candidate - self.production) * 100, 2)
+
+    def to_dict(self) -> dict[str, Any]:
+        rates = {"production": self.production, "candidate": self.candidate}
+        return {**asdict(self), **rates, "change_points": self.change_points}
+
+
+@dataclass(frozen=True)
 class Comparison:
     production: str
     candidate: str
@@ -45,18 +72,29 @@ class Comparison:
     per_intent: list[dict[str, Any]]  # intent, support, production F1, candidate F1, change
     flipped: list[dict[str, Any]]  # set, text, gold, production, candidate, better
     at: float = field(default_factory=time.time)
+    conversations: list[ConversationSetResult] = field(default_factory=list)  # pass rates per suite
 
-    def gate(self, max_drop_points: float) -> list[str]:
-        """Why the candidate may not be promoted (empty: it may)."""
+    def gate(self, max_drop_points: float, conversation_max_drop_points: float = 0.0) -> list[str]:
+        """Why the candidate may not be promoted (empty: it may): a set's accuracy down by more than
+        `max_drop_points`, a conversation suite's pass rate down by more than `conversation_max_drop_points`."""
         return [
             f"{s.name}: accuracy {s.production:.1%} -> {s.candidate:.1%} ({s.change_points:+.1f} points, "
             f"more than {max_drop_points:g} down)"
             for s in self.sets
             if s.change_points < -max_drop_points
+        ] + [
+            f"{c.name}: conversations passed {c.production_passed}/{c.count} -> {c.candidate_passed}/{c.count} "
+            f"({c.change_points:+.1f} points, more than {conversation_max_drop_points:g} down)"
+            for c in self.conversations
+            if c.change_points < -conversation_max_drop_points
         ]
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "sets": [{**asdict(s), "change_points": s.change_points} for s in self.sets]}
+        return {
+            **asdict(self),
+            "sets": [{**asdict(s), "change_points": s.change_points} for s in self.sets],
+            "conversations": [c.to_dict() for c in self.conversations],
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Comparison:
@@ -64,7 +102,12 @@ class Comparison:
         own = {f.name for f in fields(cls)}
         set_fields = {f.name for f in fields(SetResult)}
         sets = [SetResult(**{k: v for k, v in s.items() if k in set_fields}) for s in data.get("sets", [])]
-        return cls(**{**{k: v for k, v in data.items() if k in own}, "sets": sets})
+        suite_fields = {f.name for f in fields(ConversationSetResult)}
+        suites = [
+            ConversationSetResult(**{k: v for k, v in c.items() if k in suite_fields})
+            for c in data.get("conversations", [])
+        ]
+        return cls(**{**{k: v for k, v in data.items() if k in own}, "sets": sets, "conversations": suites})
 
 
 def versions(models_dir: Path) -> tuple[str | None, list[str]]:
@@ -176,15 +219,34 @@ def _accuracy(preds: list[Any]) -> float:
 
 
 async def promote(
-    engine: sa.engine.Engine, models_dir: Path, version: str, user: str, reload: Reload, what: str = "promote"
+    engine: sa.engine.Engine,
+    models_dir: Path,
+    version: str,
+    user: str,
+    reload: Reload,
+    what: str = "promote",
+    store: Any = None,
 ) -> list[dict[str, Any]]:
-    """Point `models/current` at `version`, then reload the replicas; recorded with the version before."""
+    """Point `models/current` at `version`, then reload the replicas; recorded with the version before.
+    With a model store (`bot.model_store`) the version is published there first, so a replica whose
+    models folder lacks it fetches it when it reloads."""
+    from bot.model_store import ModelStoreError
     from bot.models import list_versions, read_current_version, switch_current
 
     if version not in list_versions(models_dir):
         raise ConsoleError(f"no complete model version {version!r} under {models_dir}")
+    if store is not None:
+        try:
+            await asyncio.to_thread(store.publish, models_dir, version)
+        except ModelStoreError as exc:
+            raise ConsoleError(str(exc)) from exc
     before = read_current_version(models_dir)
     switch_current(models_dir, version)
+    if store is not None:  # a replica starting later without models/current serves this one
+        try:
+            await asyncio.to_thread(store.set_current, version)
+        except ModelStoreError as exc:
+            raise ConsoleError(str(exc)) from exc
     await asyncio.to_thread(audit, engine, user, what, f"from={before} to={version}")
     return await reload()
 
@@ -205,10 +267,10 @@ def last_promotion(engine: sa.engine.Engine) -> dict[str, str] | None:
 
 
 async def rollback(
-    engine: sa.engine.Engine, models_dir: Path, user: str, reload: Reload
+    engine: sa.engine.Engine, models_dir: Path, user: str, reload: Reload, store: Any = None
 ) -> list[dict[str, Any]]:
     """Go back to the version the last promotion replaced."""
     last = await asyncio.to_thread(last_promotion, engine)
     if last is None or last["what"] != "promote" or not last["from"] or last["from"] == "None":
         raise ConsoleError("nothing to roll back: no promotion since the last rollback")
-    return await promote(engine, models_dir, last["from"], user, reload, what="rollback")
+    return await promote(engine, models_dir, last["from"], user, reload, what="rollback", store=store)

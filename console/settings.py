@@ -30,11 +30,15 @@ class ConsoleSettings:
     replicas: tuple[str, ...] = ()  # base URLs reloaded one by one on promotion (empty: this process)
     holdout_days: float = 0.0  # labels this recent stay out of `data build` and are a comparison set
     job_lost_seconds: float = 60.0  # a running job without a heartbeat this long is shown as lost
+    model_store: str = "none"  # models.store (a folder made absolute): promotion publishes the version there
+    conversations: tuple[Path, ...] = ()  # conversation suites (files or folders) a comparison plays
+    gate_conversation_max_drop_points: float = 0.0  # a suite whose pass rate drops by more blocks it
 
 
 def read_console_settings(config: Config, telephony: TelephonySettings | None = None) -> ConsoleSettings:
     """Validate the `console` section; raises `ConfigError` listing every bad key. `telephony`: the
     server's own settings when it mounts the console (the call log it writes is the one shown)."""
+    from bot.model_store import store_setting
     from telephony.settings import read_telephony_settings
 
     telephony = telephony or read_telephony_settings(config)
@@ -58,6 +62,11 @@ def read_console_settings(config: Config, telephony: TelephonySettings | None = 
         replicas=tuple(u.rstrip("/") for u in r.str_list("replicas", [])),
         holdout_days=r.float("holdout_days", 0.0, min=0.0, max=3650.0),
         job_lost_seconds=r.float("job_lost_seconds", 60.0, min=5.0, max=86400.0),
+        model_store=store_setting(config),
+        conversations=tuple(config.resolve(p) for p in r.str_list("conversations", [])),
+        gate_conversation_max_drop_points=r.float(
+            "gate_conversation_max_drop_points", 0.0, min=0.0, max=100.0
+        ),
     )
     r.done(
         known=(
@@ -70,6 +79,8 @@ def read_console_settings(config: Config, telephony: TelephonySettings | None = 
             "replicas",
             "holdout_days",
             "job_lost_seconds",
+            "conversations",
+            "gate_conversation_max_drop_points",
         )
     )
     return settings

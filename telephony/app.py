@@ -9,6 +9,7 @@ import. uvicorn serves Starlette websockets through wsproto (pure Python) with n
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
@@ -24,6 +25,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from twilio.request_validator import RequestValidator
 
+from bot.model_store import ModelStoreError
 from telephony import CallLogError, twiml
 from telephony.call_state import CallProgress
 from telephony.metrics import CONTENT_TYPE
@@ -112,7 +114,20 @@ def create_app(
     async def reload(request: Request) -> Response:
         if (denied := _admin_denied(request, services)) is not None:
             return denied
-        version = await reload_models(services)
+        # A promotion names the version: a replica without it fetches it from the model store.
+        body = await request.body()
+        try:
+            wanted = json.loads(body).get("version") if body.strip() else None
+        except (ValueError, AttributeError):
+            return JSONResponse({"error": 'expected JSON {"version": "..."} or no body'}, status_code=400)
+        try:
+            version = await reload_models(services, str(wanted) if wanted else None)
+        except Exception as exc:  # noqa: BLE001 - the old version serves on; the caller learns why
+            serving = str(getattr(services.bot, "version", ""))
+            logger.error("telephony.admin.reload_failed version=%s serving=%s error=%s", wanted, serving, exc)
+            missing = isinstance(exc, ModelStoreError)  # not fetched: nothing changed (409)
+            error = str(exc) if missing else f"version {wanted or 'models/current'} did not load: {exc}"
+            return JSONResponse({"error": error, "version": serving}, status_code=409 if missing else 500)
         logger.info("telephony.admin.reloaded version=%s live_calls=%d", version, len(services.live_calls))
         return JSONResponse({"version": version, "live_calls": len(services.live_calls)})
 

@@ -44,15 +44,22 @@ async def rolling_reload(
     http: httpx.AsyncClient | None = None,
     ready_timeout: float = 900.0,
     on_done: Callable[[dict[str, Any]], None] | None = None,
+    version: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Reload `urls` one by one; per replica its new version, its live calls and the seconds it took."""
+    """Reload `urls` one by one; per replica its new version, its live calls and the seconds it took.
+
+    `version`: the version each replica must serve (one lacking it fetches it from the model store);
+    None: each loads what its own `models/current` names."""
     headers = {"Authorization": f"Bearer {admin_token}"}
+    body = {"json": {"version": version}} if version else {}
     results = []
     async with _client(http) as client:
         for url in urls:
             base, started = url.rstrip("/"), time.monotonic()
             try:
-                response = await client.post(base + "/admin/reload", headers=headers, timeout=ready_timeout)
+                response = await client.post(
+                    base + "/admin/reload", headers=headers, timeout=ready_timeout, **body
+                )
             except httpx.HTTPError as exc:
                 raise RolloutError(f"{url}: reload failed: {exc}") from exc
             if response.status_code != 200:

@@ -26,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from twilio.http import HttpClient
 
+from bot.model_store import adopt_current, open_store
 from callbot.config import Config
 from callbot.database import create_engine, ping
 from callbot.state import RedisLink, StateUnavailable, read_state_settings, replica_name
@@ -89,6 +90,11 @@ async def build_services(
         logger.warning("telephony.server.redis_unreachable error=%s (calls stay in-process meanwhile)", error)
     calls = CallStates(link, replica)
     closers.append(calls.close)
+    model_store = open_store(config)  # models.store: where a reload fetches a version this replica lacks
+    if model_store is not None:
+        closers.append(model_store.close)
+        if bot is None:  # a replica with its own, empty models folder serves the promoted version
+            await asyncio.to_thread(adopt_current, model_store, settings.models_dir)
     warming: asyncio.Future[int] | None = None
     if recognizer is None:
         from stt.engine import SpeechRecognizer
@@ -131,6 +137,7 @@ async def build_services(
         admin_token=secrets.admin_token,
         insecure_dev=insecure_dev,
         closers=closers,
+        model_store=model_store,
     )
     if console:
         services.console_app = _console_app(config, secrets, services)
@@ -262,11 +269,23 @@ def make_app(services: CallServices) -> Starlette:
 
 
 async def watch_models(services: CallServices) -> None:
-    """Reload the bot when the models/current pointer changes; calls in progress keep going."""
+    """Reload the bot when the models/current pointer changes, or (with a model store) when the store's
+    promoted version changes: fetched when this replica lacks it. Calls in progress keep going."""
     pointer = services.settings.models_dir / "current"
     last = _pointer_target(pointer)
+    watch = _PromotedWatch()
+    await watch.changed(services)  # only promotions from now on
     while True:
         await asyncio.sleep(services.settings.reload_watch_seconds)
+        promoted = await watch.changed(services)
+        if promoted is not None:
+            try:
+                version = await reload_models(services, promoted)
+                logger.info("telephony.reload.done version=%s trigger=store", version)
+            except Exception as exc:  # noqa: BLE001 - a missing or bad version keeps the old one serving
+                logger.error("telephony.reload.failed target=%s error=%s", promoted, exc)
+            last = _pointer_target(pointer)  # our own switch is no second trigger
+            continue
         target = _pointer_target(pointer)
         if target != last and target is not None:
             last = target
@@ -275,6 +294,33 @@ async def watch_models(services: CallServices) -> None:
                 logger.info("telephony.reload.done version=%s trigger=watch", version)
             except Exception as exc:  # noqa: BLE001 - a bad model keeps the old one serving
                 logger.error("telephony.reload.failed target=%s error=%s", target, exc)
+
+
+class _PromotedWatch:
+    """The model store's promoted version, seen by a watcher: `changed` returns it when it is new."""
+
+    def __init__(self) -> None:
+        self.last: str | None = None
+        self.error = ""
+
+    async def changed(self, services: CallServices) -> str | None:
+        from bot.model_store import ModelStoreError
+
+        store = services.model_store
+        if store is None:
+            return None
+        try:
+            promoted = await asyncio.to_thread(store.current)
+        except ModelStoreError as exc:
+            if str(exc) != self.error:  # once per new error, not once per poll
+                logger.warning("telephony.reload.store_unreadable error=%s", exc)
+            self.error = str(exc)
+            return None
+        self.error = ""
+        if promoted is None or promoted == self.last:
+            return None
+        self.last = promoted
+        return promoted
 
 
 def _pointer_target(pointer: Path) -> str | None:

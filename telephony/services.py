@@ -77,3 +77,5 @@ class CallServices:
     # Close functions of what build_services created (a bot passed in by the caller stays open).
     closers: list[Callable[[], None]] = field(default_factory=list)
     console_app: Any = None  # the operator console's ASGI app, mounted at /console (console.app)
+    # Where a reload fetches a version this replica's models folder lacks (bot.model_store, models.store).
+    model_store: Any = None

@@ -73,7 +73,7 @@ class TelephonySettings:
     max_frame_bytes: int = 64 * 1024  # larger websocket messages are refused (a media frame is ~300)
     token_ttl_seconds: float = 120.0  # a stream token must be used this soon after the webhook
     low_confidence: float = 0.5  # turns below this (STT or intent) are exported for review
-    reload_watch_seconds: float = 0.0  # poll models/current this often and reload; 0: only /admin/reload
+    reload_watch_seconds: float = 0.0  # poll models/current and the model store; 0: only /admin/reload
     # Recognizers warmed at startup with cached reply audio (capped by stt.max_streams); 0: none. A cold
     # recognizer decodes its first utterances ~3x slower, which a burst of new calls turns into backlog.
     warm_recognizers: int = 40

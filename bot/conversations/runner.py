@@ -251,8 +251,10 @@ async def run_text(
     tags: Iterable[str] = (),
     silence: SilencePolicy = SilencePolicy(),
     progress: Callable[[ConversationResult], None] | None = None,
+    version: str | None = None,
 ) -> RunResult:
-    """Load the trained models with test services and play every conversation as text turns."""
+    """Load the trained models (`models/current`, or `version`) with test services and play every
+    conversation as text turns."""
     from bot.actions import ActionContext
     from bot.agents import RuntimeSettings
     from bot.runtime import Bot
@@ -262,7 +264,7 @@ async def run_text(
     reservations, clock = ConversationReservations(), ConversationClock()
     stores = StoreDirectory.from_csv(settings.stores_file) if settings.stores_file else None
     context = ActionContext(config=config, reservations=reservations, stores=stores, clock=clock)  # type: ignore[arg-type]
-    bot = await Bot.load(config, context=context)
+    bot = await Bot.load(config, context=context, version=version)
     try:
         return await run_suites(
             TextDriver(bot, silence),

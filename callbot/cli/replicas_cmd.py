@@ -47,10 +47,13 @@ def reload(
     urls: list[str] = URLS,
     ready_timeout: float = typer.Option(900.0, "--ready-timeout", help="Seconds each replica may take."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    version: str = typer.Option(
+        None, "--version", help="The version to serve; a replica lacking it fetches it from models.store."
+    ),
 ) -> None:
-    """Rolling model update: each replica loads `models/current` in turn (hot reload: calls go on), the
-    next one only after this one is ready again. Needs CALLBOT_ADMIN_TOKEN; every replica must see the
-    new version in its models folder first."""
+    """Rolling model update: each replica loads `models/current` (or `--version`) in turn (hot reload:
+    calls go on), the next one only after this one is ready again. Needs CALLBOT_ADMIN_TOKEN; without a
+    model store (models.store) every replica must see the new version in its models folder first."""
     from telephony import TelephonyError
     from telephony.rollout import rolling_reload
 
@@ -66,6 +69,10 @@ def reload(
             )
 
     with user_errors(TelephonyError):
-        results = asyncio.run(rolling_reload(urls, token or "", ready_timeout=ready_timeout, on_done=done))
+        results = asyncio.run(
+            rolling_reload(
+                urls, token or "", ready_timeout=ready_timeout, on_done=done, version=version or None
+            )
+        )
     if as_json:
         print_json(results)

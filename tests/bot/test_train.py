@@ -78,6 +78,26 @@ def test_changing_one_domain_retrains_only_it(trained_nlu, tmp_path: Path) -> No
     assert after.manifest["models"]["router"]["from_version"] == before.version
 
 
+def test_a_new_version_is_published_to_the_model_store(trained_nlu, tmp_path: Path) -> None:  # noqa: F811
+    from bot.model_store import FolderStore
+
+    root = copy_trained(trained_nlu[0], tmp_path / "root")
+    nlu = root / "build" / "rasa" / "menu" / "data" / "nlu.yml"
+    nlu.write_text(
+        nlu.read_text(encoding="utf-8").replace("- 뭐 먹을까요\n", "- 뭐 먹지\n"), encoding="utf-8"
+    )
+    config = tiny_config(root, calibrate=False)
+    config = Config(path=config.path, raw={**config.raw, "models": {"store": "store"}})
+    lines, say = _messages()
+    report = train(config, progress=say, activate=False)  # a candidate, as the console trains it
+    store = FolderStore(root / "store")
+    assert store.versions() == [report.version] and store.current() is None  # published, not promoted
+    assert any(f"published {report.version} to the model store" in line for line in lines)
+    fetched = store.fetch(report.version, tmp_path / "replica")
+    assert sorted(p.name for p in fetched.iterdir()) == sorted(p.name for p in report.directory.iterdir())
+    assert current_model_set(root / "models").version != report.version
+
+
 def test_failed_training_leaves_the_previous_version_current(trained_nlu, tmp_path: Path) -> None:  # noqa: F811
     root = copy_trained(trained_nlu[0], tmp_path / "root")
     before = read_current_version(root / "models")

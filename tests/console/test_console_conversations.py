@@ -1,0 +1,133 @@
+"""Conversation suites in a comparison and its gate, on the tiny real Rasa models of the bot tests: a
+candidate that fails more conversations than production is blocked, one that passes as many is
+promoted. The eval set is out-of-scope talk both versions refuse, so only the conversations differ."""
+
+from __future__ import annotations
+
+import csv
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from bot.models import read_current_version, write_manifest
+from tests.bot.runtime_models import VERSION, copy_version, link_models, train_tiny_models, write_config
+from tests.console.conftest import login
+
+pytestmark = pytest.mark.slow
+EVAL = [
+    ("오늘 주식 어때요", "common_out_of_scope", "common"),
+    ("노래 불러줘", "common_out_of_scope", "common"),
+]
+SUITE = """
+conversations:
+  - name: opening hours
+    steps:
+      - user: 영업시간 알려주세요
+        intent: store_hours
+        bot_says: [영업시간은]
+  - name: where the shop is
+    steps:
+      - user: 위치 알려주세요
+        bot_says: [강남역]
+  - name: chit-chat, then goodbye
+    steps:
+      - user: 노래 불러줘
+    expect: {handoff: false}
+"""
+
+
+@pytest.fixture
+def models(request, services, tmp_path):
+    """models/ with v-tiny (production), v-same (its copy) and v-strict (refuses what is not certain);
+    the console compares them on EVAL and on the conversations of SUITE."""
+    cache = getattr(request.config, "cache", None)
+    cached = (
+        Path(cache.mkdir("callbot-bot-runtime"))
+        if cache
+        else Path(tempfile.gettempdir()) / "callbot-bot-runtime"
+    )
+    models_dir = link_models(train_tiny_models(cached), tmp_path / "models")
+    for name in ("v-same", "v-strict"):
+        copy_version(models_dir, name)
+    manifest = json.loads((models_dir / "v-strict" / "manifest.json").read_text(encoding="utf-8"))
+    manifest["thresholds"] = {"router": 0.999, "domain_default": 0.999, "domains": {}}
+    write_manifest(models_dir / "v-strict", manifest)
+    (models_dir / "current").write_text(VERSION, encoding="utf-8")
+    eval_set = tmp_path / "eval.csv"
+    with eval_set.open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows([("text", "intent", "domain"), *EVAL])
+    suite = tmp_path / "suites" / "tiny.yml"
+    suite.parent.mkdir()
+    suite.write_text(SUITE, encoding="utf-8")
+    bot_config = write_config(tmp_path / "bot", models_dir)  # the tiny bot's actions and domains
+    reloads: list[str] = []
+
+    async def reload() -> list[dict]:
+        reloads.append(read_current_version(models_dir))
+        return [{"replica": "test", "version": reloads[-1]}]
+
+    settings = services.settings
+    services.settings = type(settings)(
+        **{
+            **settings.__dict__,
+            "models_dir": models_dir,
+            "eval_sets": (eval_set,),
+            "config_path": bot_config,
+            "conversations": (suite.parent,),
+        }
+    )
+    services.reload = reload
+    return models_dir, reloads
+
+
+def _compare(client, csrf: str, candidate: str) -> dict:
+    r = client.post(
+        "/console/models/compare",
+        data={"candidate": candidate, "production": VERSION, "csrf": csrf},
+        headers={"accept": "application/json"},
+    )
+    assert r.status_code == 200, r.text
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        job = client.get(f"/console/jobs/{r.json()['job']}").json()
+        if job["state"] != "running":
+            assert job["state"] == "done", job
+            return job["result"]
+        time.sleep(0.2)
+    raise AssertionError("comparison still running")
+
+
+def test_a_candidate_failing_more_conversations_is_blocked_one_passing_as_many_is_promoted(
+    client, services, models
+):
+    models_dir, reloads = models
+    csrf = login(client, "admin")
+
+    strict = _compare(client, csrf, "v-strict")
+    assert [(s["name"], s["change_points"]) for s in strict["sets"]] == [("eval.csv", 0.0)]
+    [suites] = strict["conversations"]
+    assert (suites["name"], suites["count"], suites["production_passed"]) == ("suites", 3, 3)
+    assert suites["candidate_passed"] < 3 and suites["change_points"] < 0
+    assert {f["conversation"] for f in suites["flipped"]} >= {"opening hours"}
+    assert not any(f["better"] for f in suites["flipped"])
+    page = client.get("/console/models").text
+    assert "The gate blocks this promotion" in page and "suites: conversations passed 3/3 -&gt; " in page
+    r = client.post("/console/models/promote", data={"version": "v-strict", "csrf": csrf})
+    assert r.status_code == 409
+    assert any(f.startswith("suites: conversations passed 3/3 -> ") for f in r.json()["failures"])
+    assert read_current_version(models_dir) == VERSION and reloads == []
+
+    same = _compare(client, csrf, "v-same")
+    [suites] = same["conversations"]
+    assert (suites["production_passed"], suites["candidate_passed"], suites["flipped"]) == (3, 3, [])
+    assert "The gate passes" in client.get("/console/models").text
+    r = client.post(
+        "/console/models/promote",
+        data={"version": "v-same", "csrf": csrf},
+        headers={"accept": "application/json"},
+    )
+    assert r.status_code == 200, r.text
+    assert read_current_version(models_dir) == "v-same" and reloads == ["v-same"]
