@@ -161,7 +161,10 @@ def model_routes(
     async def job_status(request: Request, user: User, form: dict[str, str]) -> Response:
         job = await _in_thread(services.jobs.get, int(request.path_params["job_id"]))
         if not is_htmx(request):
-            return JSONResponse(job.to_dict())
+            body = job.to_dict()
+            if job.state == "done" and job.result:  # the comparison, for scripts
+                body["result"] = job.result.to_dict() if hasattr(job.result, "to_dict") else job.result
+            return JSONResponse(body)
         if job.state == "running":  # the Models page's poll: the job's progress so far
             return render(request, "_job.html", job=job, clear_flash=False)
         # It ended: the Models page's body shows the outcome (a new version, the comparison).
