@@ -10,15 +10,11 @@ folder and leaves `current` as it was.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import importlib
-import io
 import logging
 import os
 import shutil
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +25,7 @@ from bot.config import BotSettings
 from bot.models import ROUTER, TMP_PREFIX
 from bot.nlu.decision import Thresholds
 from bot.pipeline import write_pipeline_config
+from bot.train_jobs import Job, ProgressFn, TrainingError, train_jobs
 from callbot.config import Config
 
 logger = logging.getLogger(__name__)
@@ -39,12 +36,6 @@ POST_TRAIN_HOOKS: dict[str, str] = {
     "stt_lm": "stt.lm.build:post_train",
     "tts_cache": "telephony.tts_cache:build_cache",
 }
-
-ProgressFn = Callable[[str, str], None]  # (model name, message)
-
-
-class TrainingError(Exception):
-    """Training could not run or failed; the previous current version is untouched."""
 
 
 @dataclass(frozen=True)
@@ -178,6 +169,8 @@ def _train_all(
     say: ProgressFn,
 ) -> list[ModelResult]:
     results = []
+    jobs: list[Job] = []
+    fingerprints: dict[str, str] = {}
     prev_models = previous.get("models", {})
     prev_dir = settings.models_dir / previous["version"] if previous.get("version") else None
     for name, project in projects.items():
@@ -194,50 +187,12 @@ def _train_all(
             say(name, f"{why}: reusing the model of version {from_version}")
             results.append(ModelResult(name, "unchanged", 0.0, prev.get("fingerprint", fp), from_version))
             continue
-        say(name, "training")
-        started = time.monotonic()
-        _train_one(name, project, cfg, tmp)
-        seconds = round(time.monotonic() - started, 1)
-        say(name, f"trained in {seconds:.1f} s")
-        results.append(ModelResult(name, "trained", seconds, fp))
-    return results
-
-
-def _train_one(name: str, project: Path, cfg: Path, out_dir: Path) -> None:
-    """Train one Rasa model. Rasa prints its own progress and success lines: they are kept out of
-    the command's output (logged at DEBUG) and shown only when training fails."""
-    printed = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(printed):
-            path = _rasa_train(name, project, cfg, out_dir)
-    except (Exception, SystemExit) as exc:  # Rasa exits on some invalid data; report it as ours
-        raise TrainingError(f"{project}: Rasa training failed: {exc}{_tail(printed)}") from exc
-    finally:
-        logger.debug("bot.train.rasa_output model=%s\n%s", name, printed.getvalue())
-    if not path or not Path(path).is_file():
-        raise TrainingError(f"{project}: Rasa training produced no model{_tail(printed)}")
-
-
-def _tail(printed: io.StringIO, lines: int = 15) -> str:
-    text = printed.getvalue().strip()
-    return "\nRasa said:\n" + "\n".join(text.splitlines()[-lines:]) if text else ""
-
-
-def _rasa_train(name: str, project: Path, cfg: Path, out_dir: Path) -> str | None:
-    from rasa.model_training import train as rasa_train
-    from rasa.model_training import train_nlu
-
-    if name == ROUTER:
-        return train_nlu(str(cfg), str(project / "data"), str(out_dir), fixed_model_name=name)
-    result = rasa_train(
-        str(project / "domain.yml"),
-        str(cfg),
-        [str(project / "data")],
-        str(out_dir),
-        fixed_model_name=name,
-        force_training=True,
-    )
-    return result.model if result.code == 0 else None
+        jobs.append(Job(name, project, cfg, tmp / f"{name}.tar.gz"))
+        fingerprints[name] = fp
+    seconds = train_jobs(jobs, settings.train_workers, say)
+    results.extend(ModelResult(j.name, "trained", seconds[j.name], fingerprints[j.name]) for j in jobs)
+    order = list(projects)
+    return sorted(results, key=lambda r: order.index(r.name))
 
 
 def _thresholds(tmp: Path, results: list[ModelResult], settings: BotSettings, say: ProgressFn) -> Thresholds:
