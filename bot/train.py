@@ -15,6 +15,7 @@ import importlib
 import logging
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -131,8 +132,15 @@ def train(
     version = store.new_version_name()
     tmp = models_dir / f"{TMP_PREFIX}{version}"
     (tmp / "configs").mkdir(parents=True)
+    hooks: list[HookResult] | None = None
+
+    def hooks_into_new_version() -> None:
+        # The hooks read the build, not the models: they run while the workers train.
+        nonlocal hooks
+        hooks = run_post_train_hooks(config, settings, tmp, say)
+
     try:
-        results = _train_all(projects, tmp, settings, previous, only, force, say)
+        results = _train_all(projects, tmp, settings, previous, only, force, say, hooks_into_new_version)
         calibration_key = _calibration_key(settings)
         unchanged = all(r.status == "unchanged" for r in results)
         if unchanged and previous.get("version") and previous.get("calibration_key") == calibration_key:
@@ -140,7 +148,10 @@ def train(
             say("all", f"nothing changed; current stays {previous['version']}")
             kept = models_dir / previous["version"]
             report = TrainReport(previous["version"], kept, results, previous.get("thresholds", {}), False)
+            hooks = run_post_train_hooks(config, settings, kept, say)
         else:
+            if hooks is None:
+                hooks_into_new_version()
             thresholds = _thresholds(tmp, results, settings, say)
             _write_vocabulary(config, tmp, settings, say)
             _write_version_manifest(tmp, version, results, thresholds, settings, calibration_key)
@@ -155,8 +166,7 @@ def train(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    hooks = run_post_train_hooks(config, settings, report.directory, say)
-    return TrainReport(**{**report.__dict__, "hooks": hooks})
+    return TrainReport(**{**report.__dict__, "hooks": hooks or []})
 
 
 def _train_all(
@@ -167,6 +177,7 @@ def _train_all(
     only: list[str] | None,
     force: bool,
     say: ProgressFn,
+    meanwhile: Callable[[], None],
 ) -> list[ModelResult]:
     results = []
     jobs: list[Job] = []
@@ -189,7 +200,7 @@ def _train_all(
             continue
         jobs.append(Job(name, project, cfg, tmp / f"{name}.tar.gz"))
         fingerprints[name] = fp
-    seconds = train_jobs(jobs, settings.train_workers, say)
+    seconds = train_jobs(jobs, settings.train_workers, say, meanwhile) if jobs else {}
     results.extend(ModelResult(j.name, "trained", seconds[j.name], fingerprints[j.name]) for j in jobs)
     order = list(projects)
     return sorted(results, key=lambda r: order.index(r.name))

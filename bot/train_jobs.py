@@ -44,15 +44,20 @@ class Job:
         return sum(f.stat().st_size for f in (self.project / "data").rglob("*") if f.is_file())
 
 
-def train_jobs(jobs: list[Job], workers: int, say: ProgressFn) -> dict[str, float]:
+def train_jobs(
+    jobs: list[Job], workers: int, say: ProgressFn, meanwhile: Callable[[], None] | None = None
+) -> dict[str, float]:
     """Train every job; seconds per model name. With `workers` > 1 (and more than one job) they are
-    trained that many at a time in spawned worker processes, else in this process."""
+    trained that many at a time in spawned worker processes, and `meanwhile` runs here while they do;
+    else everything runs in this process, `meanwhile` after the jobs."""
     if workers <= 1 or len(jobs) <= 1:
         seconds = {}
         for job in jobs:
             say(job.name, "training")
             seconds[job.name] = train_job(job)
             say(job.name, f"trained in {seconds[job.name]:.1f} s")
+        if meanwhile is not None:
+            meanwhile()
         return seconds
     ordered = sorted(jobs, key=lambda j: (j.name != ROUTER, -j.size()))
     n = min(workers, len(jobs))
@@ -62,7 +67,10 @@ def train_jobs(jobs: list[Job], workers: int, say: ProgressFn) -> dict[str, floa
         seconds = {}
         for job in ordered:
             say(job.name, "training")
-        for name, secs in pool.imap_unordered(_timed_job, ordered):
+        done = pool.imap_unordered(_timed_job, ordered)  # the workers start on it now
+        if meanwhile is not None:
+            meanwhile()
+        for name, secs in done:
             seconds[name] = secs
             say(name, f"trained in {secs:.1f} s")
         pool.close()
