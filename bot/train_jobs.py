@@ -112,6 +112,11 @@ def _quiet_worker(root_level: int) -> None:
     logging.basicConfig(level=root_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     if root_level > logging.WARNING:
         warnings.filterwarnings("ignore")
+        warnings.showwarning = _no_warning  # libraries that reset the filters on import stay quiet too
+
+
+def _no_warning(*_args: object, **_kwargs: object) -> None:
+    return None
 
 
 def _tail(printed: io.StringIO, lines: int = 15) -> str:
