@@ -82,6 +82,8 @@ def _training_type(importer: TrainingDataImporter) -> TrainingType:
         raise GraphTrainingError("no training data: neither NLU examples nor stories/rules")
     if importer.get_domain().is_empty() or stories.is_empty():
         return TrainingType.NLU
-    if nlu.contains_no_pure_nlu_data() and not nlu.has_e2e_examples():
+    if nlu.has_e2e_examples():
+        return TrainingType.END_TO_END
+    if nlu.contains_no_pure_nlu_data():
         return TrainingType.CORE
     return TrainingType.BOTH
