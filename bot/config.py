@@ -32,6 +32,7 @@ class BotSettings:
     # (bot.nlu.jamo_featurizer) and in the linear model's (bot.nlu.linear_blend); None = off.
     jamo_ngrams: tuple[int, int] | None = None
     post_train: tuple[str, ...] = ()
+    train_workers: int = 2  # models trained at once in worker processes (bot.train_jobs); 1 = one by one
     out_of_scope_intents: tuple[str, ...] = ("out_of_scope",)
     calibrate: bool = True
     min_in_scope_recall: float = 0.97
@@ -66,6 +67,7 @@ class BotSettings:
             linear_blend=r.float("linear_blend", d.linear_blend, min=0, max=1),
             jamo_ngrams=(jamo[0], jamo[1]) if valid_jamo else None,
             post_train=tuple(r.str_list("post_train", list(d.post_train))),
+            train_workers=r.int("train_workers", d.train_workers, min=1, max=16),
             out_of_scope_intents=tuple(r.str_list("out_of_scope_intents", list(d.out_of_scope_intents))),
             calibrate=r.bool("calibrate", d.calibrate),
             out_of_scope_share=r.float("out_of_scope_share", d.out_of_scope_share, min=0.01, max=0.9),

@@ -109,8 +109,8 @@ async def predict(models: NluModels, items: list[LabelledText]) -> list[Predicti
     """Parse every text once with all models loaded; labels use the models' thresholds."""
     out = []
     th = models.thresholds
-    for item in items:
-        result = await models.parse(item.text)
+    results = await models.parse_many([item.text for item in items])
+    for item, result in zip(items, results, strict=True):
         predicted = OOS_LABEL if result.decision.rejected else label_of(result.decision.intent, th)
         out.append(Prediction(item, result, label_of(item.intent, th), predicted))
     return out
@@ -223,7 +223,8 @@ async def calibrate_on_file(
 
     items = read_labelled(held_out)
     models = NluModels.load_paths(paths, replace(base, router=0.0, domain_default=0.0, domains={}))
-    rows = [Labelled(item.domain, item.intent, await models.parse(item.text)) for item in items]
+    results = await models.parse_many([item.text for item in items])
+    rows = [Labelled(item.domain, item.intent, result) for item, result in zip(items, results, strict=True)]
     thresholds, stats = calibrate(rows, base, min_recall, out_of_scope_share=out_of_scope_share)
     logger.debug("bot.calibrate %s thresholds=%s", stats, thresholds.to_manifest())
     if readings is not None:

@@ -10,14 +10,11 @@ folder and leaves `current` as it was.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import importlib
-import io
 import logging
 import os
 import shutil
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,6 +26,7 @@ from bot.config import BotSettings
 from bot.models import ROUTER, TMP_PREFIX
 from bot.nlu.decision import Thresholds
 from bot.pipeline import write_pipeline_config
+from bot.train_jobs import Job, ProgressFn, TrainingError, train_jobs
 from callbot.config import Config
 
 logger = logging.getLogger(__name__)
@@ -39,12 +37,6 @@ POST_TRAIN_HOOKS: dict[str, str] = {
     "stt_lm": "stt.lm.build:post_train",
     "tts_cache": "telephony.tts_cache:build_cache",
 }
-
-ProgressFn = Callable[[str, str], None]  # (model name, message)
-
-
-class TrainingError(Exception):
-    """Training could not run or failed; the previous current version is untouched."""
 
 
 @dataclass(frozen=True)
@@ -140,8 +132,15 @@ def train(
     version = store.new_version_name()
     tmp = models_dir / f"{TMP_PREFIX}{version}"
     (tmp / "configs").mkdir(parents=True)
+    hooks: list[HookResult] | None = None
+
+    def hooks_into_new_version() -> None:
+        # The hooks read the build, not the models: they run while the workers train.
+        nonlocal hooks
+        hooks = run_post_train_hooks(config, settings, tmp, say)
+
     try:
-        results = _train_all(projects, tmp, settings, previous, only, force, say)
+        results = _train_all(projects, tmp, settings, previous, only, force, say, hooks_into_new_version)
         calibration_key = _calibration_key(settings)
         unchanged = all(r.status == "unchanged" for r in results)
         if unchanged and previous.get("version") and previous.get("calibration_key") == calibration_key:
@@ -149,7 +148,10 @@ def train(
             say("all", f"nothing changed; current stays {previous['version']}")
             kept = models_dir / previous["version"]
             report = TrainReport(previous["version"], kept, results, previous.get("thresholds", {}), False)
+            hooks = run_post_train_hooks(config, settings, kept, say)
         else:
+            if hooks is None:
+                hooks_into_new_version()
             thresholds = _thresholds(tmp, results, settings, say)
             _write_vocabulary(config, tmp, settings, say)
             _write_version_manifest(tmp, version, results, thresholds, settings, calibration_key)
@@ -164,10 +166,9 @@ def train(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    hooks = run_post_train_hooks(config, settings, report.directory, say)
     if report.created:
         _publish(config, models_dir, report.version, say)
-    return TrainReport(**{**report.__dict__, "hooks": hooks})
+    return TrainReport(**{**report.__dict__, "hooks": hooks or []})
 
 
 def _publish(config: Config, models_dir: Path, version: str, say: ProgressFn) -> None:
@@ -196,8 +197,11 @@ def _train_all(
     only: list[str] | None,
     force: bool,
     say: ProgressFn,
+    meanwhile: Callable[[], None],
 ) -> list[ModelResult]:
     results = []
+    jobs: list[Job] = []
+    fingerprints: dict[str, str] = {}
     prev_models = previous.get("models", {})
     prev_dir = settings.models_dir / previous["version"] if previous.get("version") else None
     for name, project in projects.items():
@@ -214,50 +218,12 @@ def _train_all(
             say(name, f"{why}: reusing the model of version {from_version}")
             results.append(ModelResult(name, "unchanged", 0.0, prev.get("fingerprint", fp), from_version))
             continue
-        say(name, "training")
-        started = time.monotonic()
-        _train_one(name, project, cfg, tmp)
-        seconds = round(time.monotonic() - started, 1)
-        say(name, f"trained in {seconds:.1f} s")
-        results.append(ModelResult(name, "trained", seconds, fp))
-    return results
-
-
-def _train_one(name: str, project: Path, cfg: Path, out_dir: Path) -> None:
-    """Train one Rasa model. Rasa prints its own progress and success lines: they are kept out of
-    the command's output (logged at DEBUG) and shown only when training fails."""
-    printed = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(printed):
-            path = _rasa_train(name, project, cfg, out_dir)
-    except (Exception, SystemExit) as exc:  # Rasa exits on some invalid data; report it as ours
-        raise TrainingError(f"{project}: Rasa training failed: {exc}{_tail(printed)}") from exc
-    finally:
-        logger.debug("bot.train.rasa_output model=%s\n%s", name, printed.getvalue())
-    if not path or not Path(path).is_file():
-        raise TrainingError(f"{project}: Rasa training produced no model{_tail(printed)}")
-
-
-def _tail(printed: io.StringIO, lines: int = 15) -> str:
-    text = printed.getvalue().strip()
-    return "\nRasa said:\n" + "\n".join(text.splitlines()[-lines:]) if text else ""
-
-
-def _rasa_train(name: str, project: Path, cfg: Path, out_dir: Path) -> str | None:
-    from rasa.model_training import train as rasa_train
-    from rasa.model_training import train_nlu
-
-    if name == ROUTER:
-        return train_nlu(str(cfg), str(project / "data"), str(out_dir), fixed_model_name=name)
-    result = rasa_train(
-        str(project / "domain.yml"),
-        str(cfg),
-        [str(project / "data")],
-        str(out_dir),
-        fixed_model_name=name,
-        force_training=True,
-    )
-    return result.model if result.code == 0 else None
+        jobs.append(Job(name, project, cfg, tmp / f"{name}.tar.gz"))
+        fingerprints[name] = fp
+    seconds = train_jobs(jobs, settings.train_workers, say, meanwhile) if jobs else {}
+    results.extend(ModelResult(j.name, "trained", seconds[j.name], fingerprints[j.name]) for j in jobs)
+    order = list(projects)
+    return sorted(results, key=lambda r: order.index(r.name))
 
 
 def _thresholds(tmp: Path, results: list[ModelResult], settings: BotSettings, say: ProgressFn) -> Thresholds:

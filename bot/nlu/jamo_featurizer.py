@@ -2,9 +2,10 @@
 
 A recognizer that mishears one part of a syllable ("할인" -> "활인") leaves a syllable n-gram featurizer
 with nothing in common between the two words but "인"; spelled as jamo (`data.jamo.decompose`) they
-share five of six letters, so their n-grams mostly agree. This is Rasa's CountVectorsFeaturizer with
-the tokens spelled as jamo first; everything else (vocabulary, persistence, sequence and sentence
-features) is the parent's. Use it next to the syllable n-gram featurizer, with `analyzer: char_wb`.
+share five of six letters, so their n-grams mostly agree. This is Rasa's CountVectorsFeaturizer (in its
+batched form, `bot.nlu.count_vectors`) with the tokens spelled as jamo first; everything else (vocabulary,
+persistence, sequence and sentence features) is the parent's. Use it next to the syllable n-gram
+featurizer, with `analyzer: char_wb`.
 
 Refer to it in a Rasa config as `bot.nlu.jamo_featurizer.JamoCountVectorsFeaturizer`.
 """
@@ -12,14 +13,14 @@ Refer to it in a Rasa config as `bot.nlu.jamo_featurizer.JamoCountVectorsFeaturi
 from __future__ import annotations
 
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import CountVectorsFeaturizer
 from rasa.shared.nlu.constants import TEXT
 
+from bot.nlu.count_vectors import BatchCountVectorsFeaturizer
 from data.jamo import decompose
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=True)
-class JamoCountVectorsFeaturizer(CountVectorsFeaturizer):
+class JamoCountVectorsFeaturizer(BatchCountVectorsFeaturizer):
     """CountVectorsFeaturizer over tokens spelled as conjoining jamo (message text only)."""
 
     def _process_tokens(self, tokens: list[str], attribute: str = TEXT) -> list[str]:

@@ -27,6 +27,7 @@ from rasa.shared.nlu.training_data.message import Message
 logger = logging.getLogger(__name__)
 
 POS = "pos"  # token data key: the Kiwi part-of-speech tag (NNG, NNP, VV, ...)
+SPAN_CACHE_SIZE = 32768  # texts whose spans are remembered (the sample build has ~12k distinct texts)
 
 
 @dataclass(frozen=True)
@@ -71,8 +72,23 @@ def split_morphemes(text: str, analyzer: KiwiAnalyzer | None = None) -> list[tup
 
 def tagged_spans(text: str, analyzer: KiwiAnalyzer | None = None) -> list[tuple[str, int, int, str, str]]:
     """`split_morphemes` plus each span's part-of-speech tag (a merged span keeps its first morpheme's)."""
+    if analyzer is None:
+        return list(_shared_spans(text))
+    return _tagged_spans(text, analyzer)
+
+
+@functools.lru_cache(maxsize=SPAN_CACHE_SIZE)
+def _shared_spans(text: str) -> tuple[tuple[str, int, int, str, str], ...]:
+    """`tagged_spans` with the process's analyzer, remembered: `callbot train` trains the router and every
+    domain model in one process, and each model's examples (the common intents in all of them, every
+    example in the router) would be analysed again; the evaluation after it parses each text twice.
+    A pure function's memo (the same text always gives the same spans), bounded, like get_analyzer."""
+    return tuple(_tagged_spans(text, get_analyzer()))
+
+
+def _tagged_spans(text: str, analyzer: KiwiAnalyzer) -> list[tuple[str, int, int, str, str]]:
     spans: list[list[Any]] = []  # [start, end, lemma parts, tag]
-    for m in (analyzer or get_analyzer()).morphemes(text):
+    for m in analyzer.morphemes(text):
         if spans and m.start < spans[-1][1]:
             # A contraction: this morpheme shares characters with the previous one; merge them.
             spans[-1][1] = max(spans[-1][1], m.end)

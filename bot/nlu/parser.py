@@ -8,6 +8,7 @@ that must stay responsive run `NluModels.load` in a thread.
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,8 @@ from bot.models import ROUTER, ModelSet
 from bot.nlu.decision import Decision, Thresholds, decide
 
 logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 256  # texts per graph run in parse_many
 
 
 class ModelLoadError(Exception):
@@ -62,8 +65,61 @@ class NluModels:
         decision = decide(router_parse, domain_parse, thresholds or self.thresholds)
         return ParseResult(text, router_parse, domain_parse, decision)
 
-    async def parse_many(self, texts: list[str], thresholds: Thresholds | None = None) -> list[ParseResult]:
-        return [await self.parse(t, thresholds) for t in texts]
+    async def parse_many(
+        self, texts: list[str], thresholds: Thresholds | None = None, batch_size: int = BATCH_SIZE
+    ) -> list[ParseResult]:
+        """`parse` of each text, with each model's graph run once per batch of texts instead of once per
+        text (evaluation and calibration parse thousands): the same parses, a fraction of the overhead."""
+        out: list[ParseResult] = []
+        for start in range(0, len(texts), batch_size):
+            chunk = texts[start : start + batch_size]
+            routed = parse_batch(self.router, chunk)
+            by_domain: dict[str, list[int]] = defaultdict(list)
+            for i, router_parse in enumerate(routed):
+                name = (router_parse.get("intent") or {}).get("name")
+                if name in self.domains:
+                    by_domain[name].append(i)
+            parsed: list[Mapping[str, Any] | None] = [None] * len(chunk)
+            for name, indices in by_domain.items():
+                for i, domain_parse in zip(
+                    indices, parse_batch(self.domains[name], [chunk[i] for i in indices]), strict=True
+                ):
+                    parsed[i] = domain_parse
+            out.extend(
+                ParseResult(text, r, d, decide(r, d, thresholds or self.thresholds))
+                for text, r, d in zip(chunk, routed, parsed, strict=True)
+            )
+        return out
+
+
+def parse_batch(agent: Any, texts: list[str]) -> list[dict[str, Any]]:
+    """What `agent.parse_message(text)` returns for each text, from one run of the model's graph.
+
+    Every NLU component of the pipeline (Rasa's and callbot's) handles each message of a batch on its
+    own, so a text's parse does not depend on the others in its batch."""
+    from rasa.core.channels.channel import UserMessage
+    from rasa.engine.constants import PLACEHOLDER_MESSAGE, PLACEHOLDER_TRACKER
+    from rasa.shared.core.trackers import DialogueStateTracker
+    from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_NAME_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
+
+    if not texts:
+        return []
+    processor = agent.processor
+    messages = [UserMessage(text) for text in texts]
+    target = processor.model_metadata.nlu_target
+    results = processor.graph_runner.run(
+        inputs={
+            PLACEHOLDER_MESSAGE: messages,
+            PLACEHOLDER_TRACKER: DialogueStateTracker.from_events(messages[0].sender_id, []),
+        },
+        targets=[target],
+    )
+    out = []
+    for message in results[target]:
+        parse = {TEXT: "", INTENT: {INTENT_NAME_KEY: None, PREDICTED_CONFIDENCE_KEY: 0.0}, ENTITIES: []}
+        parse.update(message.as_dict(only_output_properties=True))
+        out.append(parse)
+    return out
 
 
 def load_agent(path: Path, **kwargs: Any) -> Any:

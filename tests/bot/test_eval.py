@@ -14,7 +14,7 @@ from bot.nlu.calibrate import Labelled, calibrate
 from bot.nlu.decision import Decision, Thresholds, decide
 from bot.nlu.parser import ParseResult
 from callbot.cli.main import app
-from tests.bot.test_train_fixtures import trained_nlu  # noqa: F401 (fixture)
+from tests.bot.test_train_fixtures import HELD_OUT, trained_nlu  # noqa: F401 (fixture)
 
 TH = Thresholds(router=0.6, domain_default=0.5, domains={"menu": 0.7})
 
@@ -194,3 +194,26 @@ def test_eval_command_without_models_is_a_clear_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["-c", str(config), "nlu", "eval", str(labelled)])
     assert result.exit_code == 1
     assert "no trained models" in result.output
+
+
+def test_parsing_in_batches_gives_each_text_its_own_parse(trained_nlu) -> None:  # noqa: F811
+    """Evaluation and calibration parse the held-out texts in batches: every text's parse and decision
+    are those of parsing it alone, whatever else is in its batch (batches of 4 split the 8 texts)."""
+    import asyncio
+
+    from bot.models import current_model_set
+    from bot.nlu.parser import NluModels
+
+    root, _ = trained_nlu
+    models = NluModels.load(current_model_set(root / "models"))
+    texts = [t for t, *_ in HELD_OUT] + ["", "환불"]
+
+    async def both() -> tuple[list[ParseResult], list[ParseResult]]:
+        return [await models.parse(t) for t in texts], await models.parse_many(texts, batch_size=4)
+
+    alone, batched = asyncio.run(both())
+    for one, many in zip(alone, batched, strict=True):
+        assert many.text == one.text
+        assert many.decision == one.decision
+        assert many.router["intent_ranking"] == one.router["intent_ranking"]
+        assert (many.domain or {}).get("intent_ranking") == (one.domain or {}).get("intent_ranking")

@@ -176,3 +176,28 @@ def test_interrupted_training_leaves_no_partial_version(trained_nlu, tmp_path: P
         train(tiny_config(root), force=True, progress=interrupt_on_training)
     assert read_current_version(root / "models") == before
     assert sorted(p.name for p in (root / "models").iterdir()) == sorted([before, "current"])
+
+
+def record_hook(config: Config, build_dir: Path, version_dir: Path) -> None:
+    """A post-train hook for the test below: leaves a file in the version it was given."""
+    (version_dir / "hook.txt").write_text(version_dir.name, encoding="utf-8")
+
+
+def test_two_models_train_in_workers_with_the_hooks_in_the_new_version(trained_nlu, tmp_path: Path) -> None:  # noqa: F811
+    root = copy_trained(trained_nlu[0], tmp_path / "root")
+    before = current_model_set(root / "models")
+    lines, say = _messages()
+    config = tiny_config(
+        root, calibrate=False, post_train=["tests.bot.test_train:record_hook"], train_workers=2
+    )
+    report = train(config, only=["menu", "reservation"], force=True, progress=say)
+    status = {m.name: m.status for m in report.models}
+    assert status == {"router": "unchanged", "menu": "trained", "reservation": "trained"}
+    assert any("2 at a time" in line for line in lines)
+    after = current_model_set(root / "models")
+    assert after.version == report.version != before.version
+    # the hook ran while the models trained, into the version before it became current
+    assert [(h.name, h.ok) for h in report.hooks] == [("tests.bot.test_train:record_hook", True)]
+    assert (after.directory / "hook.txt").read_text(encoding="utf-8").endswith(report.version)
+    for name in ("menu", "reservation"):
+        assert os.stat(after.paths[name]).st_ino != os.stat(before.paths[name]).st_ino

@@ -1,0 +1,124 @@
+"""Training the models `callbot train` found changed: one after another, or several at once in worker processes.
+
+Most of a model's training is single-threaded Python (Rasa's graph, tokenising and featurising the
+examples, tracing DIET's training step, the logistic regression, packaging) and DIET's small sparse
+batches keep TensorFlow on about one core too, so on a 2-core machine two models training side by side
+finish sooner than one after the other (`bot.train_workers`). Workers are spawned processes, each
+training whole models, largest first; a failure or an interrupt stops them all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import multiprocessing
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.models import ROUTER
+
+logger = logging.getLogger(__name__)
+
+ProgressFn = Callable[[str, str], None]  # (model name, message)
+
+
+class TrainingError(Exception):
+    """Training could not run or failed; the previous current version is untouched."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """One model to train: its project folder, its generated Rasa config, the archive to write."""
+
+    name: str
+    project: Path
+    config: Path
+    output: Path
+
+    def size(self) -> int:
+        """Bytes of training data: the order in which jobs start (the largest first)."""
+        return sum(f.stat().st_size for f in (self.project / "data").rglob("*") if f.is_file())
+
+
+def train_jobs(
+    jobs: list[Job], workers: int, say: ProgressFn, meanwhile: Callable[[], None] | None = None
+) -> dict[str, float]:
+    """Train every job; seconds per model name. With `workers` > 1 (and more than one job) they are
+    trained that many at a time in spawned worker processes, and `meanwhile` runs here while they do;
+    else everything runs in this process, `meanwhile` after the jobs."""
+    if workers <= 1 or len(jobs) <= 1:
+        seconds = {}
+        for job in jobs:
+            say(job.name, "training")
+            seconds[job.name] = train_job(job)
+            say(job.name, f"trained in {seconds[job.name]:.1f} s")
+        if meanwhile is not None:
+            meanwhile()
+        return seconds
+    ordered = sorted(jobs, key=lambda j: (j.name != ROUTER, -j.size()))
+    n = min(workers, len(jobs))
+    say("all", f"training {', '.join(j.name for j in ordered)} ({n} at a time)")
+    pool = multiprocessing.get_context("spawn").Pool(n, _quiet_worker, (logging.getLogger().level,))
+    try:
+        seconds = {}
+        for job in ordered:
+            say(job.name, "training")
+        done = pool.imap_unordered(_timed_job, ordered)  # the workers start on it now
+        if meanwhile is not None:
+            meanwhile()
+        for name, secs in done:
+            seconds[name] = secs
+            say(name, f"trained in {secs:.1f} s")
+        pool.close()
+    except BaseException:
+        pool.terminate()  # the others' work is lost anyway: the version is not written
+        raise
+    finally:
+        pool.join()
+    return seconds
+
+
+def train_job(job: Job) -> float:
+    """Train one Rasa model; its wall-clock seconds. Rasa prints its own progress and success lines: they
+    are kept out of the command's output (logged at DEBUG) and shown only when training fails."""
+    from bot.nlu.graph_train import train_model
+
+    started = time.monotonic()
+    printed = io.StringIO()
+    domain = None if job.name == ROUTER else job.project / "domain.yml"
+    try:
+        with contextlib.redirect_stdout(printed):
+            path = train_model(job.config, job.project / "data", job.output, domain)
+    except (Exception, SystemExit) as exc:  # Rasa exits on some invalid data; report it as ours
+        raise TrainingError(f"{job.project}: Rasa training failed: {exc}{_tail(printed)}") from exc
+    finally:
+        logger.debug("bot.train.rasa_output model=%s\n%s", job.name, printed.getvalue())
+    if not path.is_file():
+        raise TrainingError(f"{job.project}: Rasa training produced no model{_tail(printed)}")
+    return round(time.monotonic() - started, 1)
+
+
+def _timed_job(job: Job) -> tuple[str, float]:
+    return job.name, train_job(job)
+
+
+def _quiet_worker(root_level: int) -> None:
+    """A worker logs as the parent's root logger does (the CLI keeps libraries at ERROR); below that,
+    the libraries' Python warnings stay out of the command's output as in the parent."""
+    logging.basicConfig(level=root_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if root_level > logging.WARNING:
+        warnings.filterwarnings("ignore")
+        warnings.showwarning = _no_warning  # libraries that reset the filters on import stay quiet too
+
+
+def _no_warning(*_args: object, **_kwargs: object) -> None:
+    return None
+
+
+def _tail(printed: io.StringIO, lines: int = 15) -> str:
+    text = printed.getvalue().strip()
+    return "\nRasa said:\n" + "\n".join(text.splitlines()[-lines:]) if text else ""
