@@ -4,17 +4,14 @@ promoted. The eval set is out-of-scope talk both versions refuse, so only the co
 
 from __future__ import annotations
 
-import csv
-import json
-import tempfile
 import time
-from pathlib import Path
 
 import pytest
 
-from bot.models import read_current_version, write_manifest
-from tests.bot.runtime_models import VERSION, copy_version, link_models, train_tiny_models, write_config
+from bot.models import read_current_version
+from tests.bot.runtime_models import VERSION, write_config
 from tests.console.conftest import login
+from tests.console.versions import recording_reload, three_versions
 
 pytestmark = pytest.mark.slow
 EVAL = [
@@ -43,31 +40,12 @@ conversations:
 def models(request, services, tmp_path):
     """models/ with v-tiny (production), v-same (its copy) and v-strict (refuses what is not certain);
     the console compares them on EVAL and on the conversations of SUITE."""
-    cache = getattr(request.config, "cache", None)
-    cached = (
-        Path(cache.mkdir("callbot-bot-runtime"))
-        if cache
-        else Path(tempfile.gettempdir()) / "callbot-bot-runtime"
-    )
-    models_dir = link_models(train_tiny_models(cached), tmp_path / "models")
-    for name in ("v-same", "v-strict"):
-        copy_version(models_dir, name)
-    manifest = json.loads((models_dir / "v-strict" / "manifest.json").read_text(encoding="utf-8"))
-    manifest["thresholds"] = {"router": 0.999, "domain_default": 0.999, "domains": {}}
-    write_manifest(models_dir / "v-strict", manifest)
-    (models_dir / "current").write_text(VERSION, encoding="utf-8")
-    eval_set = tmp_path / "eval.csv"
-    with eval_set.open("w", encoding="utf-8", newline="") as f:
-        csv.writer(f).writerows([("text", "intent", "domain"), *EVAL])
+    models_dir, eval_set = three_versions(request, tmp_path, EVAL)
     suite = tmp_path / "suites" / "tiny.yml"
     suite.parent.mkdir()
     suite.write_text(SUITE, encoding="utf-8")
     bot_config = write_config(tmp_path / "bot", models_dir)  # the tiny bot's actions and domains
-    reloads: list[str] = []
-
-    async def reload() -> list[dict]:
-        reloads.append(read_current_version(models_dir))
-        return [{"replica": "test", "version": reloads[-1]}]
+    reloads, reload = recording_reload(models_dir)
 
     settings = services.settings
     services.settings = type(settings)(

@@ -3,20 +3,17 @@ the same archives under three versions, one with thresholds that refuse nearly e
 
 from __future__ import annotations
 
-import csv
-import json
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import pytest
 
-from bot.models import read_current_version, write_manifest
+from bot.models import read_current_version
 from console.jobs import Jobs, run_commands
-from tests.bot.runtime_models import VERSION, copy_version, link_models, train_tiny_models
+from tests.bot.runtime_models import VERSION
 from tests.console.conftest import PASSWORD, login
 from tests.console.live import browser_page, chromium_missing, serve_console
+from tests.console.versions import recording_reload, three_versions
 
 pytestmark = pytest.mark.slow
 EVAL = [
@@ -29,32 +26,11 @@ EVAL = [
 ]
 
 
-def _model_cache(request) -> Path:
-    cache = getattr(request.config, "cache", None)
-    if cache is not None:
-        return Path(cache.mkdir("callbot-bot-runtime"))
-    return Path(tempfile.gettempdir()) / "callbot-bot-runtime"
-
-
 @pytest.fixture
 def models(request, services, tmp_path):
     """models/ with v-tiny (production), v-same (its copy) and v-strict (refuses what is not certain)."""
-    models_dir = link_models(train_tiny_models(_model_cache(request)), tmp_path / "models")
-    for name in ("v-same", "v-strict"):
-        copy_version(models_dir, name)
-    manifest = json.loads((models_dir / "v-strict" / "manifest.json").read_text(encoding="utf-8"))
-    manifest["thresholds"] = {"router": 0.999, "domain_default": 0.999, "domains": {}}
-    write_manifest(models_dir / "v-strict", manifest)
-    (models_dir / "current").write_text(VERSION, encoding="utf-8")
-    eval_set = tmp_path / "eval.csv"
-    with eval_set.open("w", encoding="utf-8", newline="") as f:
-        csv.writer(f).writerows([("text", "intent", "domain"), *EVAL])
-    reloads: list[str] = []
-
-    async def reload() -> list[dict]:
-        reloads.append(read_current_version(models_dir))
-        return [{"replica": "test", "version": reloads[-1]}]
-
+    models_dir, eval_set = three_versions(request, tmp_path, EVAL)
+    reloads, reload = recording_reload(models_dir)
     settings = services.settings
     services.settings = type(settings)(
         **{**settings.__dict__, "models_dir": models_dir, "eval_sets": (eval_set,), "holdout_days": 7.0}
