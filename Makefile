@@ -65,7 +65,7 @@ $(STAMP): requirements/lock.txt requirements/rasa.txt pyproject.toml
 	$(BIN)/pip install -q --upgrade "pip>=24"
 	$(BIN)/pip install -q -r requirements/lock.txt
 	$(BIN)/pip install -q --no-deps --ignore-requires-python -r requirements/rasa.txt
-	$(BIN)/pip install -q --no-deps -e .
+	PYTHONWARNINGS=ignore $(BIN)/pip install -q --no-deps -e .  # setuptools' editable-install notice
 	$(MAKE) --no-print-directory check-env
 	touch $(STAMP)
 
