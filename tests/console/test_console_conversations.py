@@ -4,14 +4,12 @@ promoted. The eval set is out-of-scope talk both versions refuse, so only the co
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from bot.models import read_current_version
 from tests.bot.runtime_models import VERSION, write_config
 from tests.console.conftest import login
-from tests.console.versions import recording_reload, three_versions
+from tests.console.versions import compare_with_production, recording_reload, three_versions
 
 pytestmark = pytest.mark.slow
 EVAL = [
@@ -61,30 +59,13 @@ def models(request, services, tmp_path):
     return models_dir, reloads
 
 
-def _compare(client, csrf: str, candidate: str) -> dict:
-    r = client.post(
-        "/console/models/compare",
-        data={"candidate": candidate, "production": VERSION, "csrf": csrf},
-        headers={"accept": "application/json"},
-    )
-    assert r.status_code == 200, r.text
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline:
-        job = client.get(f"/console/jobs/{r.json()['job']}").json()
-        if job["state"] != "running":
-            assert job["state"] == "done", job
-            return job["result"]
-        time.sleep(0.2)
-    raise AssertionError("comparison still running")
-
-
 def test_a_candidate_failing_more_conversations_is_blocked_one_passing_as_many_is_promoted(
     client, services, models
 ):
     models_dir, reloads = models
     csrf = login(client, "admin")
 
-    strict = _compare(client, csrf, "v-strict")
+    strict = compare_with_production(client, csrf, "v-strict")["result"]
     assert [(s["name"], s["change_points"]) for s in strict["sets"]] == [("eval.csv", 0.0)]
     [suites] = strict["conversations"]
     assert (suites["name"], suites["count"], suites["production_passed"]) == ("suites", 3, 3)
@@ -98,7 +79,7 @@ def test_a_candidate_failing_more_conversations_is_blocked_one_passing_as_many_i
     assert any(f.startswith("suites: conversations passed 3/3 -> ") for f in r.json()["failures"])
     assert read_current_version(models_dir) == VERSION and reloads == []
 
-    same = _compare(client, csrf, "v-same")
+    same = compare_with_production(client, csrf, "v-same")["result"]
     [suites] = same["conversations"]
     assert (suites["production_passed"], suites["candidate_passed"], suites["flipped"]) == (3, 3, [])
     assert "The gate passes" in client.get("/console/models").text

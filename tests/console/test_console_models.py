@@ -13,7 +13,7 @@ from console.jobs import Jobs, run_commands
 from tests.bot.runtime_models import VERSION
 from tests.console.conftest import PASSWORD, login
 from tests.console.live import browser_page, chromium_missing, serve_console
-from tests.console.versions import recording_reload, three_versions
+from tests.console.versions import compare_with_production, recording_reload, three_versions
 
 pytestmark = pytest.mark.slow
 EVAL = [
@@ -39,28 +39,6 @@ def models(request, services, tmp_path):
     return models_dir, reloads
 
 
-def _wait(client, job_id: int) -> dict:
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        job = client.get(f"/console/jobs/{job_id}").json()
-        if job["state"] != "running":
-            return job
-        time.sleep(0.2)
-    raise AssertionError(f"job {job_id} still running")
-
-
-def _compare(client, csrf: str, candidate: str) -> dict:
-    r = client.post(
-        "/console/models/compare",
-        data={"candidate": candidate, "production": VERSION, "csrf": csrf},
-        headers={"accept": "application/json"},
-    )
-    assert r.status_code == 200, r.text
-    job = _wait(client, r.json()["job"])
-    assert job["state"] == "done", job
-    return job
-
-
 def test_a_failing_gate_blocks_promotion_a_passing_one_promotes_and_rollback_restores(
     client, services, models
 ):
@@ -77,7 +55,7 @@ def test_a_failing_gate_blocks_promotion_a_passing_one_promotes_and_rollback_res
     r = client.post("/console/label", data={"turn_id": "3", "intent": "store_parking", "csrf": csrf})
     assert r.status_code == 200, r.text
     # The strict candidate refuses the eval set: the comparison shows the drop and the gate blocks it.
-    _compare(client, csrf, "v-strict")
+    compare_with_production(client, csrf, "v-strict")
     page = client.get("/console/models").text
     assert "operator labels, last 7 days</td><td>1</td>" in page
     assert "v-strict vs v-tiny" in page and "The gate blocks this promotion" in page
@@ -90,7 +68,7 @@ def test_a_failing_gate_blocks_promotion_a_passing_one_promotes_and_rollback_res
     # The same models under a new version: nothing drops, the gate passes, promotion reloads. The
     # archives are the same files: nothing was loaded again.
     loads = services.agents.loads
-    _compare(client, csrf, "v-same")
+    compare_with_production(client, csrf, "v-same")
     assert services.agents.loads == loads
     assert "The gate passes" in client.get("/console/models").text
     if chromium_missing():  # the same two clicks over HTTP

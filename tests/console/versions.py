@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import json
 import tempfile
+import time
 from pathlib import Path
 
 from bot.models import read_current_version, write_manifest
@@ -44,3 +45,22 @@ def recording_reload(models_dir: Path) -> tuple[list[str], object]:
         return [{"replica": "test", "version": reloads[-1]}]
 
     return reloads, reload
+
+
+def compare_with_production(client, csrf: str, candidate: str, timeout: float = 600.0) -> dict:  # noqa: ANN001
+    """Start the console's comparison of `candidate` with v-tiny and wait for it; the finished job's JSON
+    (its `result`: the comparison)."""
+    r = client.post(
+        "/console/models/compare",
+        data={"candidate": candidate, "production": VERSION, "csrf": csrf},
+        headers={"accept": "application/json"},
+    )
+    assert r.status_code == 200, r.text
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(f"/console/jobs/{r.json()['job']}").json()
+        if job["state"] != "running":
+            assert job["state"] == "done", job
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"comparison of {candidate} still running after {timeout:g} s")
