@@ -26,6 +26,8 @@ from rasa.model_training import get_unresolved_slots
 from rasa.shared.data import TrainingType
 from rasa.shared.importers.importer import TrainingDataImporter
 
+from bot.nlu import rasa_speedups
+
 logger = logging.getLogger(__name__)
 
 
@@ -58,6 +60,7 @@ def train_model(config: Path, data: Path, output: Path, domain: Path | None = No
     )
     model_configuration = recipe.graph_config_for_recipe(config_dict, {}, training_type=training_type)
     validate(model_configuration)
+    rasa_speedups.install()
     # The domain as it was before any node ran (Rasa's GraphTrainer does the same).
     domain_object = copy.deepcopy(importer.get_domain())
     schema = model_configuration.train_schema

@@ -126,6 +126,9 @@ def load_agent(path: Path, **kwargs: Any) -> Any:
     """A trained Rasa model loaded as an Agent (`kwargs` go to `Agent.load`); ModelLoadError names the file."""
     from rasa.core.agent import Agent
 
+    from bot.nlu import rasa_speedups
+
+    rasa_speedups.install()
     try:
         agent = Agent.load(str(path), **kwargs)
     except Exception as exc:  # Rasa raises many kinds here; name the file for the operator
