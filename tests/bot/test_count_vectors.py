@@ -21,17 +21,26 @@ TRAIN = [
 LATER = ["활인 돼요", "주차", "모레 저녁 7시에 잠실점 네 명 예약", "ㅋㅋ"]
 
 
-def _features(message) -> list[tuple[str, str, list[tuple[int, int, float]]]]:
+def _features(message) -> list[tuple]:
+    """Each feature matrix as it is stored: its type, shape, dtypes and entries in stored order."""
     out = []
     for f in message.features:
-        m = f.features.tocoo()
-        out.append(
-            (f.type, f.attribute, list(zip(m.row.tolist(), m.col.tolist(), m.data.tolist(), strict=True)))
-        )
+        m = f.features
+        entries = list(zip(m.row.tolist(), m.col.tolist(), m.data.tolist(), strict=True))
+        out.append((f.type, f.attribute, type(m).__name__, m.shape, str(m.dtype), str(m.row.dtype), entries))
     return sorted(out)
 
 
-@pytest.mark.parametrize("config", [{}, {"analyzer": "char_wb", "min_ngram": 1, "max_ngram": 4}])
+@pytest.mark.parametrize(
+    "config",
+    [
+        {},
+        {"analyzer": "char_wb", "min_ngram": 1, "max_ngram": 4},
+        # sentences analysed on their own: n-grams across tokens
+        {"min_ngram": 1, "max_ngram": 2},
+        {"analyzer": "char", "min_ngram": 2, "max_ngram": 3},
+    ],
+)
 def test_batched_features_are_rasas_features(tmp_path: Path, config: dict) -> None:
     ours, *_ = created(BatchCountVectorsFeaturizer, tmp_path, "ours", **config)
     rasas, *_ = created(CountVectorsFeaturizer, tmp_path, "rasa", **config)
