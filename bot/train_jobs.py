@@ -13,6 +13,7 @@ import contextlib
 import io
 import logging
 import multiprocessing
+import os
 import time
 import warnings
 from collections.abc import Callable
@@ -62,7 +63,8 @@ def train_jobs(
     ordered = sorted(jobs, key=lambda j: (j.name != ROUTER, -j.size()))
     n = min(workers, len(jobs))
     say("all", f"training {', '.join(j.name for j in ordered)} ({n} at a time)")
-    pool = multiprocessing.get_context("spawn").Pool(n, _quiet_worker, (logging.getLogger().level,))
+    threads = max(1, (os.cpu_count() or 1) // n)  # the workers share the cores instead of each taking all
+    pool = multiprocessing.get_context("spawn").Pool(n, _quiet_worker, (logging.getLogger().level, threads))
     try:
         seconds = {}
         for job in ordered:
@@ -106,9 +108,15 @@ def _timed_job(job: Job) -> tuple[str, float]:
     return job.name, train_job(job)
 
 
-def _quiet_worker(root_level: int) -> None:
+def _quiet_worker(root_level: int, threads: int) -> None:
     """A worker logs as the parent's root logger does (the CLI keeps libraries at ERROR); below that,
-    the libraries' Python warnings stay out of the command's output as in the parent."""
+    the libraries' Python warnings stay out of the command's output as in the parent. TensorFlow gets
+    `threads` threads per pool: with a pool per core, idle pool threads spinning on a busy machine cost
+    CPU the other worker needs."""
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
     logging.basicConfig(level=root_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     if root_level > logging.WARNING:
         warnings.filterwarnings("ignore")
