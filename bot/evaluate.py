@@ -219,11 +219,43 @@ async def calibrate_on_file(
 
     `readings`, when given, receives each text's (gold label, predicted label, router domain, top-1
     confidence) under the chosen thresholds: the drift reference (`drift.reference.from_rows`)."""
-    from bot.nlu.decision import decide
+    items = read_labelled(held_out)
+    models = NluModels.load_paths(paths, _no_rejection(base))
+    results = await models.parse_many([item.text for item in items])
+    return _calibrate(items, results, base, min_recall, out_of_scope_share, readings)
+
+
+def calibrate_on_parses(
+    parses: dict[str, list[dict[str, Any]]],
+    held_out: Path,
+    base: Thresholds,
+    min_recall: float,
+    out_of_scope_share: float,
+    readings: list[tuple[str, str, str | None, float]] | None = None,
+) -> Thresholds:
+    """`calibrate_on_file` from each model's stored parses of every held-out text (bot.nlu.heldout),
+    loading no model: the same results, thresholds and readings."""
+    from bot.nlu.heldout import results_from_parses
 
     items = read_labelled(held_out)
-    models = NluModels.load_paths(paths, replace(base, router=0.0, domain_default=0.0, domains={}))
-    results = await models.parse_many([item.text for item in items])
+    results = results_from_parses([item.text for item in items], parses, _no_rejection(base))
+    return _calibrate(items, results, base, min_recall, out_of_scope_share, readings)
+
+
+def _no_rejection(base: Thresholds) -> Thresholds:
+    return replace(base, router=0.0, domain_default=0.0, domains={})
+
+
+def _calibrate(
+    items: list[LabelledText],
+    results: list[ParseResult],
+    base: Thresholds,
+    min_recall: float,
+    out_of_scope_share: float,
+    readings: list[tuple[str, str, str | None, float]] | None,
+) -> Thresholds:
+    from bot.nlu.decision import decide
+
     rows = [Labelled(item.domain, item.intent, result) for item, result in zip(items, results, strict=True)]
     thresholds, stats = calibrate(rows, base, min_recall, out_of_scope_share=out_of_scope_share)
     logger.debug("bot.calibrate %s thresholds=%s", stats, thresholds.to_manifest())

@@ -2,14 +2,14 @@
 
 Each project under `build/rasa/` gets a fingerprint (its files + the generated config.yml + component
 versions). A model whose fingerprint matches the current version's is not retrained: its archive is
-hard-linked into the new version. Everything is written into `models/.tmp-<version>/` and renamed
-when complete, then `models/current` is switched atomically; a failure or Ctrl-C removes the temp
-folder and leaves `current` as it was.
+hard-linked into the new version, with its parses of the held-out split (bot.nlu.heldout; a trained
+model's are made by its worker), so calibration loads no model. Everything is written into
+`models/.tmp-<version>/` and renamed when complete, then `models/current` is switched atomically; a
+failure or Ctrl-C removes the temp folder and leaves `current` as it was.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import importlib
 import logging
@@ -25,6 +25,7 @@ from bot import models as store
 from bot.config import BotSettings
 from bot.models import ROUTER, TMP_PREFIX
 from bot.nlu.decision import Thresholds
+from bot.nlu.heldout import parses_path
 from bot.pipeline import write_pipeline_config
 from bot.train_jobs import Job, ProgressFn, TrainingError, train_jobs
 from callbot.config import Config
@@ -204,6 +205,7 @@ def _train_all(
     fingerprints: dict[str, str] = {}
     prev_models = previous.get("models", {})
     prev_dir = settings.models_dir / previous["version"] if previous.get("version") else None
+    held_out = _held_out(settings)
     for name, project in projects.items():
         cfg = write_pipeline_config(tmp / "configs" / f"{name}.yml", settings, router=name == ROUTER)
         fp = fingerprint(project, cfg, settings)
@@ -213,17 +215,26 @@ def _train_all(
         selected = only is None or name in only
         if have_prev and (not selected or (not force and prev.get("fingerprint") == fp)):
             _link_or_copy(prev_file, tmp / f"{name}.tar.gz")  # type: ignore[arg-type]
+            prev_parses = parses_path(prev_file)  # type: ignore[arg-type]
+            if held_out is not None and prev_parses.is_file():  # checked against its keys in _thresholds
+                _link_or_copy(prev_parses, parses_path(tmp / f"{name}.tar.gz"))
             from_version = prev.get("from_version") or previous["version"]
             why = "unchanged" if prev.get("fingerprint") == fp else "not selected"
             say(name, f"{why}: reusing the model of version {from_version}")
             results.append(ModelResult(name, "unchanged", 0.0, prev.get("fingerprint", fp), from_version))
             continue
-        jobs.append(Job(name, project, cfg, tmp / f"{name}.tar.gz"))
+        jobs.append(Job(name, project, cfg, tmp / f"{name}.tar.gz", held_out))
         fingerprints[name] = fp
     seconds = train_jobs(jobs, settings.train_workers, say, meanwhile) if jobs else {}
     results.extend(ModelResult(j.name, "trained", seconds[j.name], fingerprints[j.name]) for j in jobs)
     order = list(projects)
     return sorted(results, key=lambda r: order.index(r.name))
+
+
+def _held_out(settings: BotSettings) -> Path | None:
+    """The held-out split the thresholds are calibrated on; None when there is no calibration."""
+    held_out = settings.build_dir / "test.csv"
+    return held_out if settings.calibrate and held_out.is_file() else None
 
 
 def _thresholds(tmp: Path, results: list[ModelResult], settings: BotSettings, say: ProgressFn) -> Thresholds:
@@ -232,24 +243,45 @@ def _thresholds(tmp: Path, results: list[ModelResult], settings: BotSettings, sa
         domain_default=settings.default_domain_threshold,
         out_of_scope_intents=settings.out_of_scope_intents,
     )
-    held_out = settings.build_dir / "test.csv"
-    if not settings.calibrate or not held_out.is_file():
-        say("all", f"using default thresholds (no calibration on {held_out})")
+    held_out = _held_out(settings)
+    if held_out is None:
+        say("all", f"using default thresholds (no calibration on {settings.build_dir / 'test.csv'})")
         return base
-    from bot.evaluate import calibrate_on_file
+    from bot.evaluate import calibrate_on_parses
 
+    parses = _held_out_parses(tmp, [r.name for r in results], held_out, say)
     say("all", f"calibrating thresholds on {held_out}")
-    paths = {r.name: tmp / f"{r.name}.tar.gz" for r in results}
     readings: list[tuple[str, str, str | None, float]] = []
-    thresholds = asyncio.run(
-        calibrate_on_file(
-            paths, held_out, base, settings.min_in_scope_recall, settings.out_of_scope_share, readings
-        )
+    thresholds = calibrate_on_parses(
+        parses, held_out, base, settings.min_in_scope_recall, settings.out_of_scope_share, readings
     )
     _write_drift_reference(tmp, readings, held_out, say)
     domains = ", ".join(f"{k} {v}" for k, v in thresholds.domains.items())
     say("all", f"thresholds: router {thresholds.router}, domains {domains or thresholds.domain_default}")
     return thresholds
+
+
+def _held_out_parses(
+    tmp: Path, names: list[str], held_out: Path, say: ProgressFn
+) -> dict[str, list[dict[str, Any]]]:
+    """Each model's parses of the held-out split: the ones its training worker saved or the previous
+    version's (reused model), when their keys match; else the archive is loaded once and parsed here
+    (a version trained before the parses were kept, or a changed held-out split)."""
+    from bot.nlu import heldout
+
+    parses = {}
+    for name in names:
+        archive = tmp / f"{name}.tar.gz"
+        keys = heldout.Keys.of(held_out, archive)
+        rows = heldout.load(parses_path(archive), keys)
+        if rows is None:
+            count, seconds = heldout.parse_archive(archive, held_out)
+            say(name, f"no valid stored parses: parsed {count} held-out texts in {seconds:.1f} s")
+            rows = heldout.load(parses_path(archive), keys)
+            if rows is None:
+                raise TrainingError(f"{parses_path(archive)}: the parses just written do not read back")
+        parses[name] = rows
+    return parses
 
 
 def _write_drift_reference(

@@ -4,7 +4,9 @@ Most of a model's training is single-threaded Python (Rasa's graph, tokenising a
 examples, tracing DIET's training step, the logistic regression, packaging) and DIET's small sparse
 batches keep TensorFlow on about one core too, so on a 2-core machine two models training side by side
 finish sooner than one after the other (`bot.train_workers`). Workers are spawned processes, each
-training whole models, largest first; a failure or an interrupt stops them all.
+training whole models, largest first; a failure or an interrupt stops them all. With a held-out split
+to calibrate on, the worker then loads the model it wrote and parses every held-out text with it
+(bot.nlu.heldout), so calibration in the main process loads no model.
 """
 
 from __future__ import annotations
@@ -33,12 +35,14 @@ class TrainingError(Exception):
 
 @dataclass(frozen=True)
 class Job:
-    """One model to train: its project folder, its generated Rasa config, the archive to write."""
+    """One model to train: its project folder, its generated Rasa config, the archive to write, and the
+    held-out split its parses are kept of (none: no calibration)."""
 
     name: str
     project: Path
     config: Path
     output: Path
+    held_out: Path | None = None
 
     def size(self) -> int:
         """Bytes of training data: the order in which jobs start (the largest first)."""
@@ -57,6 +61,7 @@ def train_jobs(
             say(job.name, "training")
             seconds[job.name] = train_job(job)
             say(job.name, f"trained in {seconds[job.name]:.1f} s")
+            _say_parsed(job.name, parse_held_out(job), say)
         if meanwhile is not None:
             meanwhile()
         return seconds
@@ -72,9 +77,10 @@ def train_jobs(
         done = pool.imap_unordered(_timed_job, ordered)  # the workers start on it now
         if meanwhile is not None:
             meanwhile()
-        for name, secs in done:
+        for name, secs, parsed in done:
             seconds[name] = secs
             say(name, f"trained in {secs:.1f} s")
+            _say_parsed(name, parsed, say)
         pool.close()
     except BaseException:
         pool.terminate()  # the others' work is lost anyway: the version is not written
@@ -104,8 +110,25 @@ def train_job(job: Job) -> float:
     return round(time.monotonic() - started, 1)
 
 
-def _timed_job(job: Job) -> tuple[str, float]:
-    return job.name, train_job(job)
+def parse_held_out(job: Job) -> tuple[int, float] | None:
+    """The held-out split parsed with the model just written, saved beside it: (texts, seconds)."""
+    if job.held_out is None:
+        return None
+    from bot.nlu.heldout import parse_archive
+
+    try:
+        return parse_archive(job.output, job.held_out)
+    except Exception as exc:  # a model that does not load or parse must not become a version
+        raise TrainingError(f"{job.output}: parsing the held-out split {job.held_out} failed: {exc}") from exc
+
+
+def _timed_job(job: Job) -> tuple[str, float, tuple[int, float] | None]:
+    return job.name, train_job(job), parse_held_out(job)
+
+
+def _say_parsed(name: str, parsed: tuple[int, float] | None, say: ProgressFn) -> None:
+    if parsed is not None:
+        say(name, f"parsed {parsed[0]} held-out texts in {parsed[1]:.1f} s")
 
 
 def _quiet_worker(root_level: int, threads: int) -> None:

@@ -76,6 +76,7 @@ def test_changing_one_domain_retrains_only_it(trained_nlu, tmp_path: Path) -> No
     assert os.stat(after.paths["router"]).st_ino == os.stat(before.paths["router"]).st_ino
     assert os.stat(after.paths["menu"]).st_ino != os.stat(before.paths["menu"]).st_ino
     assert after.manifest["models"]["router"]["from_version"] == before.version
+    assert not list(after.directory.glob("*.heldout.json.gz"))  # no calibration: no held-out parses
 
 
 def test_a_new_version_is_published_to_the_model_store(trained_nlu, tmp_path: Path) -> None:  # noqa: F811
