@@ -3,7 +3,8 @@
 One pipeline for the router and every domain: a tokenizer (Kiwi morphemes or whitespace), which
 content words are new to the business data (`bot.nlu.novelty`), word and character n-gram counts,
 DIET for intents, and a logistic regression whose distribution is averaged with DIET's
-(`bot.nlu.linear_blend`). No FallbackClassifier: the runtime rejects low-confidence
+(`bot.nlu.linear_blend`). Without transformer layers DIET gets only the sentence features unless the
+data has entities (`bot.nlu.sentence_features`). No FallbackClassifier: the runtime rejects low-confidence
 parses per layer with calibrated thresholds (see `bot.nlu.decision`). Domain projects get RulePolicy
 (forms, `intent -> utter_intent` rules) and MemoizationPolicy; TED is left out, it triples training time
 and the dialogues are rule-shaped.
@@ -24,6 +25,8 @@ LINEAR_BLEND = "bot.nlu.linear_blend.LinearBlendClassifier"
 JAMO_FEATURIZER = "bot.nlu.jamo_featurizer.JamoCountVectorsFeaturizer"
 # Rasa's CountVectorsFeaturizer, its features made for all messages at once (the same features, faster)
 COUNT_VECTORS = "bot.nlu.count_vectors.BatchCountVectorsFeaturizer"
+# DIET without a transformer reads only the sentence features unless it recognises entities
+SENTENCE_FEATURES_ONLY = "bot.nlu.sentence_features.SentenceFeaturesOnly"
 _TOKENIZER_COMPONENTS = {"kiwi": KIWI_TOKENIZER, "whitespace": "WhitespaceTokenizer"}
 
 
@@ -51,6 +54,7 @@ def pipeline_config(settings: BotSettings, *, router: bool) -> dict[str, Any]:
             if settings.jamo_ngrams
             else []
         ),
+        *([{"name": SENTENCE_FEATURES_ONLY}] if settings.transformer_layers == 0 else []),
         {
             "name": "DIETClassifier",
             "epochs": settings.router_epochs if router else settings.epochs,
