@@ -10,6 +10,7 @@ from rasa.utils.tensorflow.data_generator import RasaDataGenerator
 from rasa.utils.tensorflow.model_data import FeatureArray
 
 from bot.nlu import rasa_speedups
+from tests.bot.test_train_fixtures import trained_nlu  # noqa: F401
 
 
 def _random_coo(rng: np.random.Generator, rows: int, width: int) -> scipy.sparse.coo_matrix:
@@ -66,3 +67,32 @@ def test_installed_functions_replace_rasa_and_keep_its_checks() -> None:
     csr = Features(_random_coo(rng, 3, 10).tocsr(), "sequence", "text", "d")
     csr.combine_with_features(Features(_random_coo(rng, 3, 10), "sequence", "text", "e"))
     assert csr.features.shape == (3, 20)
+
+
+def test_a_model_loaded_without_a_training_step_parses_as_rasa_loads_it(
+    trained_nlu,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from rasa.utils.tensorflow.models import RasaModel
+
+    from bot.models import current_model_set
+    from bot.nlu.heldout import parse_all
+    from bot.nlu.parser import load_agent
+
+    root, _ = trained_nlu
+    archives = current_model_set(root / "models").paths
+    texts = ["짬뽕 얼마예요", "추천 좀 해 줘", "예약 취소요", "주식 시세 알려줘", "안녕하세요", "ㅋㅋ"]
+    rasa_speedups.install()
+    rasa_load = rasa_speedups.rasa_functions()["model_load"]
+    for name in ("router", "menu"):
+        with monkeypatch.context() as m:
+            m.setattr(RasaModel, "load", classmethod(rasa_load))
+            expected = parse_all(load_agent(archives[name]), texts)
+
+        def no_fit(*_args: object, **_kwargs: object) -> None:
+            raise AssertionError("the lean load must not fit")
+
+        with monkeypatch.context() as m:
+            m.setattr(RasaModel, "fit", no_fit)
+            got = parse_all(load_agent(archives[name]), texts)
+        assert got == expected  # every intent, confidence and ranking, to the last bit
