@@ -91,10 +91,18 @@ def _balanced(
     best: tuple[float, Thresholds, float, float] | None = None
     for out_t in OUT_OF_SCOPE_GRID:
         for router_t in GRID:
+            # The domain threshold is the rule's last test: decide once with it at zero, then a row is
+            # answered under domain threshold d exactly when it was accepted with a confidence >= d.
+            t0 = replace(base, router=router_t, domain_default=0.0, domains={}, out_of_scope=out_t)
+            answers_in = [_accepted(r, t0) for r in in_scope]
+            answers_out = [_accepted(r, t0) for r in outside]
             for domain_t in GRID:
                 t = replace(base, router=router_t, domain_default=domain_t, domains={}, out_of_scope=out_t)
-                right = sum(_answer(r, t) == r.intent for r in in_scope) / len(in_scope)
-                taken = sum(_answer(r, t) is not None for r in outside) / len(outside)
+                right = sum(
+                    a is not None and a[1] >= domain_t and a[0] == r.intent
+                    for a, r in zip(answers_in, in_scope, strict=True)
+                ) / len(in_scope)
+                taken = sum(a is not None and a[1] >= domain_t for a in answers_out) / len(outside)
                 if best is None or right - weight * taken > best[0] + 1e-9:
                     best = (right - weight * taken, t, right, taken)
     assert best is not None
@@ -110,10 +118,10 @@ def _balanced(
     }
 
 
-def _answer(row: Labelled, t: Thresholds) -> str | None:
-    """The intent this held-out parse would be answered with under thresholds `t` (None: rejected)."""
+def _accepted(row: Labelled, t: Thresholds) -> tuple[str | None, float] | None:
+    """The intent and confidence this held-out parse would be answered with under `t` (None: rejected)."""
     decision = decide(row.result.router, row.result.domain, t)
-    return None if decision.rejected else decision.intent
+    return None if decision.rejected else (decision.intent, decision.confidence)
 
 
 def _quantile(values: list[float], q: float) -> float | None:

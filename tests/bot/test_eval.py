@@ -143,6 +143,57 @@ def test_balanced_calibration_weighs_chit_chat_by_its_expected_share() -> None:
     assert stats["in_scope_accuracy"] == 1.0 and stats["out_of_scope_accepted"] == 1.0
 
 
+def test_balanced_calibration_is_the_best_point_of_the_whole_grid() -> None:
+    """The grid search decides once per router and out-of-scope threshold; it picks what deciding every
+    row at every grid point picks (random parses: out-of-scope tops, unsure routers, close rankings)."""
+    import random
+    from dataclasses import replace
+
+    from bot.nlu.calibrate import GRID, OUT_OF_SCOPE_GRID
+
+    rng = random.Random(5)
+    intents = ["menu_price", "menu_recommend", "common_out_of_scope", "common_greet"]
+
+    def ranking() -> dict:
+        confs = sorted((rng.random() for _ in intents), reverse=True)
+        names = rng.sample(intents, len(intents))
+        total = sum(confs)
+        items = [{"name": n, "confidence": c / total} for n, c in zip(names, confs, strict=True)]
+        return {"intent": items[0], "intent_ranking": items}
+
+    for trial in range(3):
+        rows = []
+        for _ in range(120):
+            router = parse(rng.choice(["menu", "common"]), rng.choice([0.2, 0.35, 0.5, 0.75, 0.99]))
+            domain = ranking()
+            gold = rng.choice(intents)
+            result = ParseResult("t", router, domain, decide(router, domain, Thresholds(0, 0)))
+            rows.append(Labelled(None if gold.endswith("out_of_scope") else "menu", gold, result))
+        share = (0.2, 1 / 3, 0.5)[trial]
+        got, stats = calibrate(rows, Thresholds(), min_recall=0.95, out_of_scope_share=share)
+
+        def answer(row: Labelled, t: Thresholds) -> str | None:
+            d = decide(row.result.router, row.result.domain, t)
+            return None if d.rejected else d.intent
+
+        in_scope = [r for r in rows if not r.intent.endswith("out_of_scope")]
+        outside = [r for r in rows if r.intent.endswith("out_of_scope")]
+        weight, best = share / (1 - share), None
+        for out_t in OUT_OF_SCOPE_GRID:
+            for router_t in GRID:
+                for domain_t in GRID:
+                    t = replace(Thresholds(), router=router_t, domain_default=domain_t, out_of_scope=out_t)
+                    right = sum(answer(r, t) == r.intent for r in in_scope) / len(in_scope)
+                    taken = sum(answer(r, t) is not None for r in outside) / len(outside)
+                    if best is None or right - weight * taken > best[0] + 1e-9:
+                        best = (right - weight * taken, t, right, taken)
+        assert got == best[1]
+        assert (stats["in_scope_accuracy"], stats["out_of_scope_accepted"]) == (
+            round(best[2], 4),
+            round(best[3], 4),
+        )
+
+
 def test_read_labelled_reads_tsv_and_names_missing_columns(tmp_path: Path) -> None:
     tsv = tmp_path / "a.tsv"
     tsv.write_text("text\tintent\tdomain\n짜장면 얼마예요\tmenu_price\tmenu\n", encoding="utf-8")
