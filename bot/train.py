@@ -140,8 +140,26 @@ def train(
         nonlocal hooks
         hooks = run_post_train_hooks(config, settings, tmp, say)
 
+    vocabulary_written = False
+
+    def vocabulary_into_new_version() -> None:
+        # Neither does the vocabulary: it runs on the core the first idle worker leaves.
+        nonlocal vocabulary_written
+        _write_vocabulary(config, tmp, settings, say)
+        vocabulary_written = True
+
     try:
-        results = _train_all(projects, tmp, settings, previous, only, force, say, hooks_into_new_version)
+        results = _train_all(
+            projects,
+            tmp,
+            settings,
+            previous,
+            only,
+            force,
+            say,
+            hooks_into_new_version,
+            vocabulary_into_new_version,
+        )
         calibration_key = _calibration_key(settings)
         unchanged = all(r.status == "unchanged" for r in results)
         if unchanged and previous.get("version") and previous.get("calibration_key") == calibration_key:
@@ -154,7 +172,8 @@ def train(
             if hooks is None:
                 hooks_into_new_version()
             thresholds = _thresholds(tmp, results, settings, say)
-            _write_vocabulary(config, tmp, settings, say)
+            if not vocabulary_written:
+                vocabulary_into_new_version()
             _write_version_manifest(tmp, version, results, thresholds, settings, calibration_key)
             final = models_dir / version
             os.replace(tmp, final)
@@ -199,6 +218,7 @@ def _train_all(
     force: bool,
     say: ProgressFn,
     meanwhile: Callable[[], None],
+    last: Callable[[], None],
 ) -> list[ModelResult]:
     results = []
     jobs: list[Job] = []
@@ -225,7 +245,7 @@ def _train_all(
             continue
         jobs.append(Job(name, project, cfg, tmp / f"{name}.tar.gz", held_out))
         fingerprints[name] = fp
-    seconds = train_jobs(jobs, settings.train_workers, say, meanwhile) if jobs else {}
+    seconds = train_jobs(jobs, settings.train_workers, say, meanwhile, last) if jobs else {}
     results.extend(ModelResult(j.name, "trained", seconds[j.name], fingerprints[j.name]) for j in jobs)
     order = list(projects)
     return sorted(results, key=lambda r: order.index(r.name))

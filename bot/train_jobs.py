@@ -50,11 +50,16 @@ class Job:
 
 
 def train_jobs(
-    jobs: list[Job], workers: int, say: ProgressFn, meanwhile: Callable[[], None] | None = None
+    jobs: list[Job],
+    workers: int,
+    say: ProgressFn,
+    meanwhile: Callable[[], None] | None = None,
+    last: Callable[[], None] | None = None,
 ) -> dict[str, float]:
     """Train every job; seconds per model name. With `workers` > 1 (and more than one job) they are
-    trained that many at a time in spawned worker processes, and `meanwhile` runs here while they do;
-    else everything runs in this process, `meanwhile` after the jobs."""
+    trained that many at a time in spawned worker processes, `meanwhile` runs here while they do, and
+    `last` as soon as a worker has no job left (its core would idle while the last jobs finish); else
+    everything runs in this process, `meanwhile` and `last` after the jobs."""
     if workers <= 1 or len(jobs) <= 1:
         seconds = {}
         for job in jobs:
@@ -62,8 +67,9 @@ def train_jobs(
             seconds[job.name] = train_job(job)
             say(job.name, f"trained in {seconds[job.name]:.1f} s")
             _say_parsed(job.name, parse_held_out(job), say)
-        if meanwhile is not None:
-            meanwhile()
+        for step in (meanwhile, last):
+            if step is not None:
+                step()
         return seconds
     ordered = sorted(jobs, key=lambda j: (j.name != ROUTER, -j.size()))
     n = min(workers, len(jobs))
@@ -81,6 +87,9 @@ def train_jobs(
             seconds[name] = secs
             say(name, f"trained in {secs:.1f} s")
             _say_parsed(name, parsed, say)
+            if last is not None and len(ordered) - len(seconds) < n:  # a worker has nothing left to do
+                last()
+                last = None
         pool.close()
     except BaseException:
         pool.terminate()  # the others' work is lost anyway: the version is not written
