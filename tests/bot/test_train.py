@@ -202,3 +202,8 @@ def test_two_models_train_in_workers_with_the_hooks_in_the_new_version(trained_n
     assert (after.directory / "hook.txt").read_text(encoding="utf-8").endswith(report.version)
     for name in ("menu", "reservation"):
         assert os.stat(after.paths[name]).st_ino != os.stat(before.paths[name]).st_ino
+    # the vocabulary step ran here as soon as one worker had nothing left, while the other still trained
+    trained = [i for i, line in enumerate(lines) if "trained in" in line]
+    vocabulary = [i for i, line in enumerate(lines) if "vocabulary" in line]
+    assert len(trained) == 2 and len(vocabulary) == 1
+    assert trained[0] < vocabulary[0] < trained[1]
