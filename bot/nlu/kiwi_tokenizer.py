@@ -52,6 +52,12 @@ class KiwiAnalyzer:
             tokens = self._kiwi.tokenize(text)
         return [Morpheme(t.form, t.tag, t.start, t.start + t.len) for t in tokens]
 
+    def respace(self, text: str) -> str:
+        """`text` with its word spacing redone by Kiwi's model ("배 달얼마나 걸려" -> "배달 얼마나 걸려"):
+        a recognizer often splits or joins words where the speaker did not."""
+        with self._lock:
+            return str(self._kiwi.space(text, reset_whitespace=True))
+
 
 @functools.lru_cache(maxsize=1)
 def get_analyzer() -> KiwiAnalyzer:
@@ -63,6 +69,11 @@ def get_analyzer() -> KiwiAnalyzer:
     """
     logger.debug("loading the Kiwi morphological analyzer")
     return KiwiAnalyzer()
+
+
+def respaced(text: str) -> str:
+    """`KiwiAnalyzer.respace` with the process's analyzer."""
+    return get_analyzer().respace(text)
 
 
 def split_morphemes(text: str, analyzer: KiwiAnalyzer | None = None) -> list[tuple[str, int, int, str]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.nlu.kiwi_tokenizer import KiwiTokenizer, get_analyzer, split_morphemes
+from bot.nlu.kiwi_tokenizer import KiwiTokenizer, get_analyzer, respaced, split_morphemes
 
 SENTENCES = [
     "예약하고 싶어요",
@@ -60,3 +60,10 @@ def test_whitespace_only_text_gives_one_token() -> None:
 
 def test_kiwi_is_loaded_once_per_process() -> None:
     assert get_analyzer() is get_analyzer()
+
+
+def test_respacing_moves_spaces_and_nothing_else():
+    assert respaced("배 달얼마나 걸려") == "배달 얼마나 걸려"
+    assert respaced("취 소해 줘") == "취소해 줘"
+    for text in ("홍대 어 떻게 가", "영업시간궁금해요", "7시 네 명 돼?"):
+        assert respaced(text).replace(" ", "") == text.replace(" ", "")
