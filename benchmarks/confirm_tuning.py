@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import csv
 import itertools
+import logging
 import pickle
 import random
 import sys
@@ -46,6 +47,7 @@ class Turn:
     gold: str  # intent, or "" for out of scope
     decision: object  # bot.nlu.decision.Decision of the first reading
     evidence: object  # bot.misheard.Rereading, or None when the first reading was sure
+    length: int = 0  # the turn's letters (bot.nlu.vocabulary.letters)
 
 
 def sentences(test_csv: Path, limit: int, seed: int) -> list[tuple[str, str]]:
@@ -64,6 +66,7 @@ def sentences(test_csv: Path, limit: int, seed: int) -> list[tuple[str, str]]:
 async def read_all(bot, items: list[tuple[str, str]], top_accept: float) -> list[Turn]:
     from bot.misheard import Reading
     from bot.nlu.decision import decide
+    from bot.nlu.vocabulary import letters
 
     models = bot.loaded
     turns = []
@@ -74,7 +77,7 @@ async def read_all(bot, items: list[tuple[str, str]], top_accept: float) -> list
         if decision.rejected or decision.confidence < top_accept:
             base = Reading(text, router_parse, domain_parse, decision)
             evidence = await bot._evidence(models, base, (), everything=True)
-        turns.append(Turn(gold, decision, evidence))
+        turns.append(Turn(gold, decision, evidence, letters(text)))
     return turns
 
 
@@ -85,7 +88,7 @@ def outcome(turn: Turn, settings, common: str) -> tuple[str, tuple[str, ...]]:
     d = turn.decision
     unsure = d.rejected or d.confidence < settings.accept_rescued
     if unsure and turn.evidence is not None:
-        rescued, asking = settle(d, turn.evidence, settings)
+        rescued, asking = settle(d, turn.evidence, settings, turn.length)
         if rescued is not None:
             d = rescued.decision
         elif asking:
@@ -144,6 +147,7 @@ def main() -> None:
     from data.augment.asr_errors import ErrorModel, noisy
 
     setup_logging(verbose=False)
+    logging.getLogger("bot.runtime").setLevel(logging.WARNING)  # not a line per replayed turn
     if not args.test.is_file():
         raise SystemExit(f"no test split at {args.test}: run `callbot data build` first")
     model = ErrorModel.load(args.errors)
@@ -158,7 +162,7 @@ def main() -> None:
         try:
             top = max(ACCEPT)
             return (
-                bot.confirm,
+                bot.limits(bot.loaded),
                 bot.routing.common_domain,
                 *[await read_all(bot, s, top) for s in (heard, clean)],
             )
@@ -189,12 +193,12 @@ def main() -> None:
         and max(r[1]["oos_asked"], r[2]["oos_asked"]) <= args.max_oos_asked
     ]
     for s, n, c in sorted(rows, key=lambda r: -r[1]["answered_or_confirmed"])[:15]:
-        print(f"  {s.accept_rescued:.2f} {s.band:.2f} {s.close:.2f} | {_fmt(n)} | {_fmt(c)}")
+        print(f"  {_key(s)} | {_fmt(n)} | {_fmt(c)}")
     print("out-of-scope asked about, by the evidence that alone would ask (noisy | clean):")
     for kind in ("rescued", "joint", "keywords"):
         print(f"  {kind:9s} {_alone(noisy_turns, configured, common, kind):5.1f} | "
               f"{_alone(clean_turns, configured, common, kind):5.1f}")  # fmt: skip
-    now = next(r for r in rows if (r[0].accept_rescued, r[0].band, r[0].close) == _key(configured))
+    now = next(r for r in rows if _key(r[0]) == _key(configured))
     print(f"configured ({_key(configured)}): noisy {_fmt(now[1])} | clean {_fmt(now[2])}")
     if not ok:
         print("no setting keeps out-of-scope within the limits")
@@ -209,7 +213,7 @@ def score_off(turns: list[Turn], common: str) -> dict[str, float]:
     """The figures without the band: the first reading decides."""
     from bot.misheard import ConfirmSettings
 
-    bare = [Turn(t.gold, t.decision, None) for t in turns]
+    bare = [Turn(t.gold, t.decision, None, t.length) for t in turns]
     return score(bare, ConfirmSettings(enabled=False), common)
 
 
@@ -223,7 +227,7 @@ def _alone(turns: list[Turn], settings, common: str, kind: str) -> float:
         if t.evidence is None:
             continue
         only = Rereading(**{kind: getattr(t.evidence, kind)})
-        asked += outcome(Turn(t.gold, t.decision, only), settings, common)[0] == "asked"
+        asked += outcome(Turn(t.gold, t.decision, only, t.length), settings, common)[0] == "asked"
     return round(100 * asked / len(oos), 1) if oos else 0.0
 
 

@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 from bot import routing
 from bot.nlu.decision import Decision, best_business_intent, decide, top_intent, with_intent
+from bot.nlu.kiwi_tokenizer import respaced
+from bot.nlu.vocabulary import letters
 from bot.session import PendingConfirm
 from callbot.config import Config
 from callbot.events import BotReply, TurnOutcome, Understanding
@@ -50,6 +52,10 @@ class ConfirmSettings:
     accept_rescued: float = 0.9  # another reading accepted at least this surely is answered at once
     band: float = 0.3  # the best business intent across router x domain asked about from this score
     close: float = 0.6  # a second topic scoring at least this share of the first is offered too
+    # the bot asks only about a turn no longer (in letters) than this; None (auto) = the length 99% of the
+    # business examples stay within (`Vocabulary.longest`), 0 = any: a long story that names a business
+    # word is not a question about it
+    max_length: int | None = None
     topics: Mapping[str, str] = field(default_factory=dict)  # intent -> how the question names it
 
     @classmethod
@@ -69,6 +75,7 @@ class ConfirmSettings:
             accept_rescued=r.float("confirm.accept_rescued", d.accept_rescued, min=0.0, max=1.0),
             band=r.float("confirm.band", d.band, min=0.0, max=1.0),
             close=r.float("confirm.close", d.close, min=0.0, max=1.0),
+            max_length=_max_length(r),
             topics={str(k): str(v) for k, v in topics.items() if isinstance(v, str) and v.strip()},
         )
         unknown = set(config.section("bot").get("confirm") or {}) - {
@@ -79,6 +86,7 @@ class ConfirmSettings:
             "accept_rescued",
             "band",
             "close",
+            "max_length",
             "topics",
         }
         for key in sorted(unknown):
@@ -119,17 +127,27 @@ class Rereading:
     keywords: tuple[Candidate, ...] = ()
 
 
+def _max_length(r: Any) -> int | None:
+    value = r.value("confirm.max_length", "auto", (str, int))
+    if value == "auto":
+        return None
+    if not isinstance(value, int) or value < 0:
+        r.error("confirm.max_length", f"expected auto or a number of letters (0 = any), got {value!r}")
+        return None
+    return value
+
+
 def settle(
-    base: Decision, evidence: Rereading, settings: ConfirmSettings
+    base: Decision, evidence: Rereading, settings: ConfirmSettings, length: int = 0
 ) -> tuple[Reading | None, list[Candidate]]:
     """The one rule of the band, pure: another reading that is the turn, else the intents to ask about
-    (best first; none without business evidence). Also used offline to choose the settings
-    (benchmarks/confirm_tuning.py)."""
+    (best first; none without business evidence, or for a turn longer than `settings.max_length`
+    letters). Also used offline to choose the settings (benchmarks/confirm_tuning.py)."""
     best = max(evidence.rescued, key=lambda rc: rc[1].score, default=None)
     if best is not None and best[1].score >= settings.accept_rescued:
         if base.rejected or best[1].score > base.confidence:
             return best[0], []
-    if not base.rejected:
+    if not base.rejected or (settings.max_length and length > settings.max_length):
         return None, []
     candidates = [c for _, c in evidence.rescued]
     candidates += [c for c in evidence.joint if c.score >= settings.band]
@@ -158,7 +176,14 @@ class MisheardTurns:
         if not self.confirm.enabled:
             return None, []
         evidence = await self._evidence(models, base, alternatives, everything=False)
-        return settle(base.decision, evidence, self.confirm)
+        return settle(base.decision, evidence, self.limits(models), letters(base.text))
+
+    def limits(self: Any, models: LoadedVersion) -> ConfirmSettings:
+        """`confirm` with `max_length: auto` read from this version's business examples."""
+        if self.confirm.max_length is not None:
+            return self.confirm
+        longest = models.vocabulary.longest if models.vocabulary is not None else 0
+        return replace(self.confirm, max_length=longest)
 
     async def _evidence(
         self: Any,
@@ -191,9 +216,13 @@ class MisheardTurns:
         others = [a.strip() for a, _ in alternatives if a.strip() and a.strip() != text]
         heard = list(dict.fromkeys(others))[: self.confirm.alternatives]
         texts = list(heard)
+        # the words as the caller spaced them: recognizers split and join words where nobody paused
+        spaced = respaced(text)
+        if spaced != text and spaced.replace(" ", "") == text.replace(" ", ""):
+            texts.append(spaced)
         vocabulary = models.vocabulary
         if self.confirm.corrections and vocabulary is not None:
-            for source in [text, *heard]:
+            for source in dict.fromkeys([text, spaced, *heard]):
                 texts.extend(reading for reading, _fixes in vocabulary.corrected(source))
         return [t for t in dict.fromkeys(texts) if t != text]
 

@@ -27,7 +27,7 @@ from data.jamo import decompose, is_syllable
 from data.overlap import telling_words
 
 FILE_NAME = "vocabulary.json"
-FORMAT = 2  # part of the build cache's key: a change to how the vocabulary is built bumps it
+FORMAT = 3  # part of the build cache's key: a change to how the vocabulary is built bumps it
 CONTENT_TAGS = ("NNG", "NNP", "SL", "XR")
 MIN_SYLLABLES = 2  # shorter words are too easily one jamo from something
 MAX_PREFIX = 5  # syllables of a word's start tried as a misheard business word
@@ -42,6 +42,15 @@ PARTICLE_FINAL_COST = 0.3
 MIN_BUSINESS_USES = 2
 TELLING_WORDS = 5  # an intent's most telling words: a refusal containing one has business evidence
 _HANGUL_RUN = re.compile(r"[가-힣]+")
+LONG_SHARE = 0.99  # `longest`: the length this share of the business examples stay within
+_LETTER = re.compile(r"[가-힣A-Za-z0-9]")
+
+
+def letters(text: str) -> int:
+    """How long a turn is, whatever its spacing: its syllables, Latin letters and digits."""
+    return len(_LETTER.findall(text))
+
+
 _INITIAL, _MEDIAL, _FINAL = 0x1100, 0x1161, 0x11A7
 
 
@@ -79,8 +88,10 @@ class Vocabulary:
         chit_chat: Mapping[str, int],
         confusions: Iterable[tuple[str, str]] = (),
         telling: Mapping[str, Iterable[str]] | None = None,
+        longest: int = 0,
     ) -> None:
         self.known = frozenset(known)
+        self.longest = longest  # letters 99% of the business examples stay within (0: not known)
         self.business = {w: dict(c) for w, c in business.items()}
         self.chit_chat = dict(chit_chat)
         self.confusions = frozenset((a, b) for a, b in confusions)
@@ -112,8 +123,11 @@ class Vocabulary:
         business: dict[str, Counter[str]] = defaultdict(Counter)
         chit_chat: Counter[str] = Counter()
         totals: Counter[str] = Counter()
+        lengths = []
         for text, intent in examples:
             totals[intent] += 1
+            if not is_rejection(intent):
+                lengths.append(letters(text))
             tagged = spans(text)
             known.update(span[0] for span in tagged)
             known.update(_HANGUL_RUN.findall(text))
@@ -133,6 +147,7 @@ class Vocabulary:
             chit_chat,
             confusions,
             telling_words(business, totals, MIN_BUSINESS_USES, TELLING_WORDS),
+            sorted(lengths)[int(LONG_SHARE * (len(lengths) - 1))] if lengths else 0,
         )
 
     def to_json(self) -> dict[str, object]:
@@ -142,6 +157,7 @@ class Vocabulary:
             "chit_chat": dict(sorted(self.chit_chat.items())),
             "confusions": sorted([a, b] for a, b in self.confusions),
             "telling": {i: list(w) for i, w in sorted(self.telling.items())},
+            "longest": self.longest,
         }
 
     @classmethod
@@ -152,6 +168,7 @@ class Vocabulary:
             data.get("chit_chat") or {},  # type: ignore[arg-type]
             [tuple(p) for p in data.get("confusions") or []],  # type: ignore[union-attr]
             data.get("telling") or {},  # type: ignore[arg-type]
+            int(data.get("longest") or 0),  # type: ignore[call-overload]
         )
 
     def save(self, path: Path) -> None:

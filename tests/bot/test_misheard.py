@@ -47,6 +47,19 @@ def test_a_misheard_business_word_is_read_as_the_word_and_answered(tiny):
     assert read.outcome is TurnOutcome.ACCEPTED and read.text == "영업시간 궁금해"  # beside what was heard
 
 
+def test_words_the_recognizer_split_or_joined_are_read_as_the_caller_spaced_them(tiny):
+    bot, _ = tiny
+    heard = "영 업시간궁 금해"  # the recognizer's spacing, not the caller's
+    (hours,) = talk(bot, bot.new_session("mis-spaced"), heard)
+    assert hours.text == "영업시간은 오전 11시부터 오후 10시까지입니다."
+    assert hours.understanding.outcome is TurnOutcome.ACCEPTED
+    assert (
+        hours.understanding.text == "영업시간 궁금해"
+    )  # only the spaces moved; the heard text is logged too
+    readings = bot._other_texts(bot.loaded, "배 달얼마나 걸려", ())
+    assert readings[0] == "배달 얼마나 걸려"
+
+
 def test_the_recognizers_other_hypotheses_are_read_again_past_its_own_text(tiny):
     bot, _ = tiny
     assert bot.confirm.alternatives == 2
@@ -103,6 +116,19 @@ def test_chit_chat_without_business_evidence_is_still_refused(tiny, monkeypatch)
         (reply,) = talk(bot, bot.new_session("mis-chat"), text)
         assert reply.understanding.outcome is TurnOutcome.REFUSED, text
         assert reply.text == "죄송하지만 그 문의는 도와드리기 어렵습니다."
+
+
+def test_a_story_longer_than_the_business_questions_is_not_asked_about(tiny, monkeypatch):
+    bot, _ = tiny
+    always_ask(bot, monkeypatch)
+    story = "어제 친구랑 주식 이야기를 한참 하다가 노래를 불렀는데 영업시간 얘기가 나왔어요"
+    assert bot.confirm.max_length is None  # auto: read from the version's business examples
+    assert 0 < bot.limits(bot.loaded).max_length < len(story.replace(" ", ""))
+    (reply,) = talk(bot, bot.new_session("mis-story"), story)
+    assert reply.understanding.outcome in (TurnOutcome.REFUSED, TurnOutcome.NOT_UNDERSTOOD)
+    monkeypatch.setattr(bot, "confirm", dataclasses.replace(bot.confirm, max_length=0))  # any length
+    (asked,) = talk(bot, bot.new_session("mis-story-any"), story)
+    assert asked.understanding.outcome is TurnOutcome.CONFIRM_ASKED and asked.intent == "store_hours"
 
 
 def test_with_the_band_off_a_misheard_word_is_not_read_again(tiny, monkeypatch):

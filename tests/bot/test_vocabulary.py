@@ -130,3 +130,18 @@ def test_the_training_run_builds_it_once_per_input(tmp_path):
     menu.write_text("name,price\n뇨끼,15000\n", encoding="utf-8")
     rebuilt = build_for_version(examples, [menu], None, lambda i: i.endswith("out_of_scope"), cache)
     assert "뇨끼" in rebuilt.business and len(list(cache.glob("vocabulary-*.json"))) == 1
+
+
+def test_the_vocabulary_knows_how_long_business_questions_are_whatever_their_spacing():
+    from bot.nlu.vocabulary import letters
+
+    assert letters("학생 할인 되나요?") == letters("학생할인되나요") == 7
+    assert letters("PT 3회") == 4
+    lengths = [letters(text) for text, intent in EXAMPLES if not intent.endswith("out_of_scope")]
+    built = Vocabulary.build(EXAMPLES, lambda i: i.endswith("out_of_scope"))
+    assert built.longest == max(lengths)  # 99% of 12 examples: all of them; chit-chat is not counted
+    many = [(f"할인 {'되나요 ' * (i % 5)}", "menu_discount") for i in range(1000)]
+    long_one = [("할인 " + "정말 " * 40, "menu_discount")]  # one story among a thousand questions
+    assert Vocabulary.build(many + long_one, lambda i: False).longest == letters("할인 " + "되나요 " * 4)
+    assert Vocabulary.from_json(built.to_json()).longest == built.longest
+    assert Vocabulary.from_json({}).longest == 0  # a vocabulary of an earlier version: no limit
