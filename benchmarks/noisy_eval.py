@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import csv
 import json
+import logging
 import random
 import sys
 import time
@@ -161,6 +162,7 @@ def main() -> None:
     from data.augment.asr_errors import ErrorModel
 
     setup_logging(verbose=False)
+    logging.getLogger("bot.runtime").setLevel(logging.WARNING)  # not a line per replayed turn
     model = None
     if not args.clean:
         path = args.errors or (CACHE if CACHE.is_file() else learn_b49(CACHE))

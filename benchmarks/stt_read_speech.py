@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
 import sys
 import tempfile
 import time
@@ -54,6 +55,7 @@ def split_rows(manifest: Path, split: str, limit: int | None = None) -> list:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--manifest", type=Path, default=MANIFEST)
+    ap.add_argument("--config", type=Path, default=REPO / "callbot.yml", help="the bot read with --intents")
     ap.add_argument("--limit", type=int, default=None, help="first N clips only")
     ap.add_argument("--split", choices=("all", *SPLITS), default="all")
     ap.add_argument("--model", type=Path, default=None, help="Vosk model folder (default: bundled Korean)")
@@ -75,7 +77,9 @@ def main() -> None:
     args = ap.parse_args()
     from callbot.cli.common import setup_logging
 
-    setup_logging(verbose=False)  # Rasa's debug events (with --intents) stay out of the table
+    setup_logging(verbose=False)
+    # Rasa's debug events (with --intents) and a line per replayed turn stay out of the table
+    logging.getLogger("bot.runtime").setLevel(logging.WARNING)
     if not args.manifest.is_file():
         print(f"skipped: read-speech manifest not found at {args.manifest}")
         return
@@ -85,7 +89,7 @@ def main() -> None:
         from callbot.cli.stt_cmd import _bot_intent_fn
         from callbot.config import load_config
 
-        intent_fn, note = _bot_intent_fn(load_config(REPO / "callbot.yml"))
+        intent_fn, note = _bot_intent_fn(load_config(args.config))
         if intent_fn is None:
             raise SystemExit(note)
         rows = [dataclasses.replace(r, intent=intent_fn(r.text)) for r in rows]
