@@ -50,8 +50,8 @@ class ConfirmSettings:
     corrections: bool = True  # read unknown words as the business words they are one jamo from
     alternatives: int = 2  # the recognizer's other hypotheses tried (0 = none)
     accept_rescued: float = 0.9  # another reading accepted at least this surely is answered at once
-    band: float = 0.3  # the best business intent across router x domain asked about from this score
-    close: float = 0.6  # a second topic scoring at least this share of the first is offered too
+    band: float = 0.2  # the best business intent across router x domain asked about from this score
+    close: float = 0.4  # a second topic scoring at least this share of the first is offered too
     # the bot asks only about a turn no longer (in letters) than this; None (auto) = the length 99% of the
     # business examples stay within (`Vocabulary.longest`), 0 = any: a long story that names a business
     # word is not a question about it
