@@ -2,15 +2,16 @@
 
 `Bot` (bot/runtime.py) mixes this in. A turn outside a form that the rejection rule would refuse (out of
 scope, or unsure) gets two more chances before the refusal:
-1. Other readings of it: the recognizer's other hypotheses (n-best) and the text with its unknown words
-   read as the business words they are one jamo from (`bot.nlu.vocabulary`: "학생 활인 되나요" ->
-   "학생 할인 되나요"). A reading the models accept as a business intent, surely enough
-   (`bot.confirm.accept_rescued`), is the turn.
+1. Other readings of it: the recognizer's other hypotheses (n-best), the text re-spaced ("배 달얼마나
+   걸려" -> "배달 얼마나 걸려") and the text with its unknown words read as the business words they are
+   one jamo from (`bot.nlu.vocabulary`: "학생 활인 되나요" -> "학생 할인 되나요"). A reading the models
+   accept as a business intent, surely enough (`bot.confirm.accept_rescued`), is the turn.
 2. A yes/no question naming the topic ("할인 문의 맞으세요?", or two close ones: "할인 문의세요, 아니면 배달
    문의세요?"), when there is business evidence: a reading accepted less surely, the best business
    intent across router x domain above `bot.confirm.band`, or a business word of the vocabulary (as said
    or corrected) that the models, asked about the word alone, take as a business intent. Chit-chat
-   without such evidence stays refused.
+   without such evidence stays refused, and so does a turn longer than `bot.confirm.max_length` letters
+   (a story that names a business word is not a question about it).
 The next turn answers the question: yes or the topic named -> the intent is answered (the asked turn's
 text goes to the domain, so what it carried, e.g. a store, still counts); no -> asked to say it again
 (the escalation ladder as for any turn not understood); "다시요" -> asked again; anything else (silence
@@ -218,7 +219,9 @@ class MisheardTurns:
         texts = list(heard)
         # the words as the caller spaced them: recognizers split and join words where nobody paused
         spaced = respaced(text)
-        if spaced != text and spaced.replace(" ", "") == text.replace(" ", ""):
+        if spaced.replace(" ", "") != text.replace(" ", ""):
+            spaced = text  # Kiwi changed a letter: not a spacing of what was heard
+        elif spaced != text:
             texts.append(spaced)
         vocabulary = models.vocabulary
         if self.confirm.corrections and vocabulary is not None:

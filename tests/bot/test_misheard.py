@@ -60,6 +60,14 @@ def test_words_the_recognizer_split_or_joined_are_read_as_the_caller_spaced_them
     assert readings[0] == "배달 얼마나 걸려"
 
 
+def test_a_respacing_that_changes_a_letter_is_not_another_reading(tiny, monkeypatch):
+    bot, _ = tiny
+    monkeypatch.setattr("bot.misheard.respaced", lambda text: "영업시간 궁금해")
+    assert "영업시간 궁금해" not in bot._other_texts(bot.loaded, "오늘 날씨 좋네", ())
+    monkeypatch.setattr("bot.misheard.respaced", lambda text: text.replace(" ", ""))
+    assert "오늘날씨좋네" in bot._other_texts(bot.loaded, "오늘 날씨 좋네", ())
+
+
 def test_the_recognizers_other_hypotheses_are_read_again_past_its_own_text(tiny):
     bot, _ = tiny
     assert bot.confirm.alternatives == 2
