@@ -132,7 +132,7 @@ def _max_length(r: Any) -> int | None:
     value = r.value("confirm.max_length", "auto", (str, int))
     if value == "auto":
         return None
-    if not isinstance(value, int) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         r.error("confirm.max_length", f"expected auto or a number of letters (0 = any), got {value!r}")
         return None
     return value

@@ -44,3 +44,5 @@ def test_max_length_is_auto_a_number_of_letters_or_a_clear_error(tmp_path):
         read("long")
     with pytest.raises(ConfigError, match="bot.confirm.max_length"):
         read(-3)
+    with pytest.raises(ConfigError, match="bot.confirm.max_length"):
+        read(True)  # YAML's yes is not a length
